@@ -1,0 +1,168 @@
+"""Frozen dataclasses: the model schema and the Hydra structured-config schema.
+
+The core package never sees a ``DictConfig``; ``codec.builders`` turns these into modules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class SEANetConfig:
+    """SEANet encoder/decoder layout (EnCodec's defaults).
+
+    ``ratios`` are the encoder's downsampling strides in the order EnCodec lists them
+    (the encoder applies them reversed, the decoder in this order).
+    """
+
+    channels: int = 1
+    dimension: int = 128
+    n_filters: int = 32
+    n_residual_layers: int = 1
+    ratios: tuple[int, ...] = (8, 5, 4, 2)
+    activation: Literal["elu", "snake"] = "elu"
+    kernel_size: int = 7
+    last_kernel_size: int = 7
+    residual_kernel_size: int = 3
+    dilation_base: int = 2
+    causal: bool = False
+    pad_mode: Literal["reflect", "constant", "replicate"] = "reflect"
+    norm: Literal["weight_norm", "none"] = "weight_norm"
+    true_skip: bool = False
+    compress: int = 2
+    lstm_layers: int = 2
+    trim_right_ratio: float = 1.0
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.ratios)
+
+
+@dataclass(frozen=True)
+class QuantizerConfig:
+    """Residual (``groups == 1``) or group-residual vector quantizer.
+
+    Codes are ``[B, groups * num_levels, T]``, group-major. ``codebook_dim`` < the group's
+    channel count enables a projection; with ``normalize`` the low-dim codes are L2-normalised
+    (DAC's factorized codes). ``threshold_dead`` is relative to uniform usage: a code is dead
+    when its EMA usage is below ``threshold_dead / codebook_size`` of the total.
+    """
+
+    groups: int = 1
+    num_levels: int = 8
+    codebook_size: int = 1024
+    codebook_dim: int | None = None
+    normalize: bool = False
+    ema: bool = True
+    decay: float = 0.99
+    epsilon: float = 1e-5
+    kmeans_init: bool = True
+    kmeans_iters: int = 10
+    threshold_dead: float = 0.01
+    reset_every: int = 1
+    commitment_weight: float = 1.0
+    codebook_weight: float = 1.0
+    dropout_rate: float = 0.0
+    dropout_per_sample: bool = False
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.groups * self.num_levels
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    """A whole codec: sample rate, encoder/decoder layout and quantizer."""
+
+    sample_rate: int = 24000
+    seanet: SEANetConfig = field(default_factory=SEANetConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    model_id: str = "codec"
+
+    @property
+    def hop_length(self) -> int:
+        return self.seanet.hop_length
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CodecConfig:
+        """Build from a plain dict, refusing unknown keys and wrong types with a clear message."""
+        return _from_dict(cls, data, "")
+
+
+PRESETS: dict[str, CodecConfig] = {
+    # EnCodec 24 kHz: ratios 8*5*4*2 = 320, 75 frames/s, 32 levels x 1024 (1.5 to 24 kbps).
+    "encodec_24khz": CodecConfig(
+        sample_rate=24000,
+        seanet=SEANetConfig(causal=True, true_skip=False),
+        quantizer=QuantizerConfig(num_levels=32, codebook_size=1024),
+        model_id="encodec_24khz",
+    ),
+    # HiFi-Codec-like 16 kHz: hop 320, 50 frames/s, GRVQ 2 groups x 2 levels x 1024 = 2 kbps.
+    "hificodec_16k": CodecConfig(
+        sample_rate=16000,
+        seanet=SEANetConfig(ratios=(8, 5, 4, 2), dimension=512, causal=True),
+        quantizer=QuantizerConfig(groups=2, num_levels=2, codebook_size=1024),
+        model_id="hificodec_16k",
+    ),
+}
+
+
+def _from_dict(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"config '{path or cls.__name__}' must be a mapping, got {type(data).__name__}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f" in '{path}'" if path else ""
+        raise ValueError(
+            f"unknown config key(s){where}: {', '.join(unknown)}; allowed: {', '.join(fields)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{path}.{name}" if path else name
+        default = getattr(cls(), name) if _has_defaults(cls) else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _from_dict(type(default), value, key)
+        else:
+            kwargs[name] = _check_value(key, value, default)
+    return cls(**kwargs)
+
+
+def _has_defaults(cls: type) -> bool:
+    return all(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in dataclasses.fields(cls)
+    )
+
+
+def _check_value(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) for v in value):
+            raise ValueError(f"config key '{key}' must be a list of integers, got {value!r}")
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"config key '{key}' must be true/false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config key '{key}' must be an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"config key '{key}' must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise ValueError(f"config key '{key}' must be a string, got {value!r}")
+    return value
