@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,25 @@ class SEANetConfig:
     n_filters: int = 32
     n_residual_layers: int = 1
     ratios: tuple[int, ...] = (8, 5, 4, 2)
-    activation: Literal["elu", "snake"] = "elu"
+    activation: str = "elu"
     kernel_size: int = 7
     last_kernel_size: int = 7
     residual_kernel_size: int = 3
     dilation_base: int = 2
     causal: bool = False
-    pad_mode: Literal["reflect", "constant", "replicate"] = "reflect"
-    norm: Literal["weight_norm", "none"] = "weight_norm"
+    pad_mode: str = "reflect"
+    norm: str = "weight_norm"
     true_skip: bool = False
     compress: int = 2
     lstm_layers: int = 2
     trim_right_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        _choice("seanet.activation", self.activation, ("elu", "snake"))
+        _choice("seanet.pad_mode", self.pad_mode, ("reflect", "constant", "replicate"))
+        _choice("seanet.norm", self.norm, ("weight_norm", "none"))
+        if not self.ratios or any(r < 1 for r in self.ratios):
+            raise ValueError(f"seanet.ratios must be positive integers, got {self.ratios}")
 
     @property
     def hop_length(self) -> int:
@@ -100,22 +107,9 @@ class CodecConfig:
         return _from_dict(cls, data, "")
 
 
-PRESETS: dict[str, CodecConfig] = {
-    # EnCodec 24 kHz: ratios 8*5*4*2 = 320, 75 frames/s, 32 levels x 1024 (1.5 to 24 kbps).
-    "encodec_24khz": CodecConfig(
-        sample_rate=24000,
-        seanet=SEANetConfig(causal=True, true_skip=False),
-        quantizer=QuantizerConfig(num_levels=32, codebook_size=1024),
-        model_id="encodec_24khz",
-    ),
-    # HiFi-Codec-like 16 kHz: hop 320, 50 frames/s, GRVQ 2 groups x 2 levels x 1024 = 2 kbps.
-    "hificodec_16k": CodecConfig(
-        sample_rate=16000,
-        seanet=SEANetConfig(ratios=(8, 5, 4, 2), dimension=512, causal=True),
-        quantizer=QuantizerConfig(groups=2, num_levels=2, codebook_size=1024),
-        model_id="hificodec_16k",
-    ),
-}
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"config key '{key}' must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def _from_dict(cls: type, data: Any, path: str) -> Any:
@@ -166,3 +160,21 @@ def _check_value(key: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str) and not isinstance(value, str):
         raise ValueError(f"config key '{key}' must be a string, got {value!r}")
     return value
+
+
+PRESETS: dict[str, CodecConfig] = {
+    # EnCodec 24 kHz: ratios 8*5*4*2 = 320, 75 frames/s, 32 levels x 1024 (1.5 to 24 kbps).
+    "encodec_24khz": CodecConfig(
+        sample_rate=24000,
+        seanet=SEANetConfig(causal=True, true_skip=False),
+        quantizer=QuantizerConfig(num_levels=32, codebook_size=1024),
+        model_id="encodec_24khz",
+    ),
+    # HiFi-Codec-like 16 kHz: hop 320, 50 frames/s, GRVQ 2 groups x 2 levels x 1024 = 2 kbps.
+    "hificodec_16k": CodecConfig(
+        sample_rate=16000,
+        seanet=SEANetConfig(ratios=(8, 5, 4, 2), dimension=512, causal=True),
+        quantizer=QuantizerConfig(groups=2, num_levels=2, codebook_size=1024),
+        model_id="hificodec_16k",
+    ),
+}

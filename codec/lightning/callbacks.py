@@ -1,0 +1,104 @@
+"""Training callbacks: atomic checkpoints, model export, audio/spectrogram logging."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
+
+from codec.fileio import atomic_path
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints go to a temp file and are renamed, so a kill never leaves a torn file."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
+    ) -> None:
+        with atomic_path(path, force=True) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
+class ExportCallback(L.Callback):
+    """Exports ``save_pretrained`` models: ``export/`` at the end (last) and ``export_best/``
+    whenever the monitored validation metric improves."""
+
+    def __init__(self, run_dir: str | Path, monitor: str = "val/mel_distance") -> None:
+        self.run_dir = Path(run_dir)
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None or float(value) >= self.best:
+            return
+        self.best = float(value)
+        self._export(pl_module, "export_best")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._export(pl_module, "export")
+
+    @rank_zero_only
+    def _export(self, pl_module: L.LightningModule, name: str) -> None:
+        model = pl_module.export_model()  # type: ignore[operator]
+        model.save_pretrained(self.run_dir / name, force=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = float(state_dict.get("best", math.inf))
+
+
+class AudioLoggingCallback(L.Callback):
+    """Logs reference and decoded audio plus log-spectrogram images every ``every`` steps."""
+
+    def __init__(self, every: int, items: int = 2) -> None:
+        self.every, self.items = every, items
+        self._last_step = -1
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        step = trainer.global_step
+        if batch_idx != 0 or trainer.sanity_checking or self.every <= 0 or step == self._last_step:
+            return
+        if step % self.every and step != trainer.max_steps:
+            return
+        self._last_step = step
+        experiment = getattr(trainer.logger, "experiment", None)
+        if experiment is None or not hasattr(experiment, "add_audio"):
+            return
+        rate = pl_module.sample_rate  # type: ignore[attr-defined]
+        for i in range(min(self.items, batch.wav.shape[0])):
+            n = int(batch.lengths[i])
+            for tag, wav in (
+                ("reference", batch.wav[i, 0, :n]),
+                ("decoded", outputs["audio"][i, 0, :n]),
+            ):
+                clip = wav.detach().float().cpu().clamp(-1, 1)
+                experiment.add_audio(f"audio/{i}/{tag}", clip, step, sample_rate=rate)
+                experiment.add_image(
+                    f"spec/{i}/{tag}", log_spectrogram_image(clip), step, dataformats="HW"
+                )
+
+
+def log_spectrogram_image(wav: Tensor, n_fft: int = 512) -> Tensor:
+    """[T] -> [F, frames] log-magnitude in [0, 1], low frequencies at the bottom."""
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(wav, n_fft, n_fft // 4, window=window, return_complex=True).abs()
+    db = 20 * torch.log10(spec.clamp_min(1e-5))
+    db = (db - db.max() + 80).clamp_min(0) / 80
+    return db.flip(0)

@@ -1,0 +1,287 @@
+"""GAN training of a :class:`~codec.model.Codec` with Lightning manual optimisation."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from codec.config import CodecConfig
+from codec.data import AudioBatch
+from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
+from codec.losses import (
+    GradientBalancer,
+    adversarial_d_loss,
+    adversarial_g_loss,
+    feature_matching_loss,
+    l1_loss,
+    multiscale_mel_loss,
+)
+from codec.metrics import mel_distance, si_sdr, stft_distance
+from codec.model import Codec
+from codec.models.discriminators import build_discriminator
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced non-finite losses or gradients too many steps in a row."""
+
+
+def lr_lambda(step: int, warmup: int, total: int, decay: str, min_ratio: float) -> float:
+    """Linear warm-up then ``cosine`` / ``linear`` decay to ``min_ratio`` (or ``none``)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if decay == "none" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if decay == "cosine":
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    if decay == "linear":
+        return 1.0 - (1 - min_ratio) * progress
+    raise ValueError(f"optim.decay must be cosine, linear or none, got {decay!r}")
+
+
+class CodecModule(L.LightningModule):
+    """Generator (the codec) + discriminators, trained with AdamW and manual optimisation.
+
+    ``trainer.global_step`` counts generator steps only (the discriminator steps through
+    its raw optimizer), so step numbers mean the same with or without a discriminator.
+    """
+
+    def __init__(
+        self,
+        codec: CodecConfig,
+        discriminator: DiscriminatorConfig,
+        loss: LossConfig,
+        optim: OptimConfig,
+        max_steps: int,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.codec = Codec(codec)
+        self.loss_cfg, self.optim_cfg, self.max_steps = loss, optim, max_steps
+        names = list(discriminator.names) if loss.adv > 0 or loss.feat > 0 else []
+        self.disc = build_discriminator(names, filters=discriminator.filters) if names else None
+        self.balancer = self._make_balancer(loss)
+        self.weight_ema = (
+            AveragedModel(
+                self.codec, multi_avg_fn=get_ema_multi_avg_fn(optim.weight_ema), use_buffers=True
+            )
+            if optim.weight_ema > 0
+            else None
+        )
+        self.register_buffer("nonfinite_total", torch.zeros((), dtype=torch.long))
+        self.nonfinite_in_a_row = 0
+        self._tick = time.perf_counter()
+
+    def _make_balancer(self, loss: LossConfig) -> GradientBalancer | None:
+        if not loss.balancer:
+            return None
+        weights = {"g/mel": loss.mel, "g/l1": loss.l1}
+        if self.disc is not None:
+            weights |= {"g/adv": loss.adv, "g/feat": loss.feat}
+        return GradientBalancer({k: v for k, v in weights.items() if v > 0})
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    def export_model(self) -> Codec:
+        """The model to export: the weight-EMA copy when enabled, else the trained codec."""
+        if self.weight_ema is not None:
+            return self.weight_ema.module  # type: ignore[return-value]
+        return self.codec
+
+    # ------------------------------------------------------------------ optimisers
+    def configure_optimizers(self) -> Any:
+        o = self.optim_cfg
+        betas = (float(o.betas[0]), float(o.betas[1]))
+        opt_g = torch.optim.AdamW(
+            self.codec.parameters(), o.lr_g, betas=betas, weight_decay=o.weight_decay
+        )
+        params_d = (
+            list(self.disc.parameters())
+            if self.disc is not None
+            else [nn.Parameter(torch.zeros(1))]
+        )
+        opt_d = torch.optim.AdamW(params_d, o.lr_d, betas=betas, weight_decay=o.weight_decay)
+
+        def schedule(step: int) -> float:
+            return lr_lambda(step, o.warmup_steps, self.max_steps, o.decay, o.min_lr_ratio)
+
+        sch = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], sch
+
+    # ------------------------------------------------------------------ training
+    def training_step(self, batch: AudioBatch, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        sch_g, sch_d = self.lr_schedulers()  # type: ignore[misc]
+        wav, lengths = batch.wav, batch.lengths
+        if not bool(torch.isfinite(wav).all()):
+            self._skip("input audio")
+            return
+        out = self.codec(wav, lengths)
+        use_disc = self.disc is not None and self.global_step >= self.optim_cfg.disc_start_step
+        logs: dict[str, Tensor] = {}
+        if use_disc:
+            logs |= self._discriminator_step(opt_d, wav, out.audio.detach())
+            sch_d.step()
+        terms = self._generator_losses(wav, out.audio, lengths, use_disc)
+        terms["vq/commit"] = out.vq.loss
+        total = self._weighted_total(terms)
+        if not bool(torch.isfinite(total)):
+            opt_g.zero_grad(set_to_none=True)
+            self._skip("generator loss")
+            return
+        self.toggle_optimizer(opt_g)
+        grad_norm = self._generator_backward(terms, out.audio)
+        if not bool(torch.isfinite(grad_norm)):
+            opt_g.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(opt_g)
+            self._skip("generator gradient")
+            return
+        opt_g.step()
+        opt_g.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(opt_g)
+        sch_g.step()
+        if self.weight_ema is not None:
+            self.weight_ema.update_parameters(self.codec)
+        self.nonfinite_in_a_row = 0
+        logs |= {k: v.detach() for k, v in terms.items()}
+        logs |= {
+            "g/total": total.detach(),
+            "g/grad_norm": grad_norm,
+            "lr/g": torch.tensor(sch_g.get_last_lr()[0]),
+        }
+        logs |= out.vq.metrics
+        self._log_step(logs, wav.shape[0] * wav.shape[-1])
+
+    def _discriminator_step(self, opt_d: Any, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        assert self.disc is not None
+        self.toggle_optimizer(opt_d)
+        d_real, d_fake = self.disc(real), self.disc(fake)
+        loss_d = adversarial_d_loss(d_real.logits, d_fake.logits, self.loss_cfg.adversarial)
+        if not bool(torch.isfinite(loss_d)):
+            self.untoggle_optimizer(opt_d)
+            self.nonfinite_total += 1
+            return {"d/loss": loss_d.detach()}
+        self.manual_backward(loss_d)
+        norm = torch.nn.utils.clip_grad_norm_(self.disc.parameters(), self.optim_cfg.grad_clip)
+        if bool(torch.isfinite(norm)):
+            # The raw optimizer: stepping the Lightning wrapper would advance global_step twice.
+            opt_d.optimizer.step()
+        opt_d.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(opt_d)
+        return {"d/loss": loss_d.detach(), "d/grad_norm": norm.detach()}
+
+    def _generator_losses(
+        self, wav: Tensor, audio: Tensor, lengths: Tensor, use_disc: bool
+    ) -> dict[str, Tensor]:
+        c = self.loss_cfg
+        windows = list(c.mel_windows)
+        bins = [min(max(w // 8, 16), 128) for w in windows]
+        terms = {"g/mel": multiscale_mel_loss(audio, wav, self.sample_rate, lengths, windows, bins)}
+        if c.l1 > 0:
+            terms["g/l1"] = l1_loss(audio, wav, lengths)
+        if use_disc:
+            assert self.disc is not None
+            fake = self.disc(audio)
+            with torch.no_grad():
+                real = self.disc(wav)
+            terms["g/adv"] = adversarial_g_loss(fake.logits, c.adversarial)
+            terms["g/feat"] = feature_matching_loss(real.features, fake.features)
+        return terms
+
+    def _weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
+        c = self.loss_cfg
+        weights = {
+            "g/mel": c.mel,
+            "g/l1": c.l1,
+            "g/adv": c.adv,
+            "g/feat": c.feat,
+            "vq/commit": c.commit,
+        }
+        return sum((weights[k] * v for k, v in terms.items()), torch.zeros((), device=self.device))
+
+    def _generator_backward(self, terms: dict[str, Tensor], audio: Tensor) -> Tensor:
+        if self.balancer is not None:
+            balanced = {k: terms[k] for k in self.balancer.names}
+            commit = self.loss_cfg.commit * terms["vq/commit"]
+            self.manual_backward(commit, retain_graph=True)
+            self.balancer.backward(balanced, audio)
+        else:
+            self.manual_backward(self._weighted_total(terms))
+        return torch.nn.utils.clip_grad_norm_(
+            self.codec.parameters(), self.optim_cfg.grad_clip
+        ).detach()
+
+    def _skip(self, what: str) -> None:
+        """Non-finite guard: skip this step, count it, stop after too many in a row."""
+        self.nonfinite_total += 1
+        self.nonfinite_in_a_row += 1
+        self.log("train/nonfinite_skipped", self.nonfinite_total.float(), batch_size=1)
+        limit = self.optim_cfg.max_nonfinite
+        if self.nonfinite_in_a_row >= limit:
+            raise NonFiniteLossError(
+                f"non-finite {what} in {limit} consecutive steps (step {self.global_step}); "
+                "lower the learning rate or check the data"
+            )
+
+    def _log_step(self, logs: dict[str, Tensor], samples: int) -> None:
+        now = time.perf_counter()
+        elapsed, self._tick = now - self._tick, now
+        logs["train/audio_sec_per_sec"] = torch.tensor(
+            samples / self.sample_rate / max(elapsed, 1e-9)
+        )
+        bar = {"g/mel", "d/loss", "vq/commit"}
+        for key, value in logs.items():
+            self.log(key, value.float(), prog_bar=key in bar, batch_size=1)
+
+    # ------------------------------------------------------------------ validation
+    def validation_step(self, batch: AudioBatch, batch_idx: int) -> dict[str, Tensor]:
+        model = self.export_model()
+        out = model(batch.wav, batch.lengths)
+        metrics = {
+            "val/mel_distance": mel_distance(
+                out.audio, batch.wav, self.sample_rate, batch.lengths
+            ).mean(),
+            "val/si_sdr": si_sdr(out.audio, batch.wav, batch.lengths).mean(),
+            "val/stft_distance": stft_distance(out.audio, batch.wav, batch.lengths).mean(),
+        }
+        for key, value in metrics.items():
+            self.log(
+                key,
+                value,
+                prog_bar=key == "val/mel_distance",
+                batch_size=batch.wav.shape[0],
+                sync_dist=True,
+            )
+        return {"audio": out.audio.detach()}
+
+    # ------------------------------------------------------------------ checkpoint RNG
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng"] = {
+            "torch": torch.get_rng_state(),
+            "python": list(random.getstate()[1]),
+            "python_version": random.getstate()[0],
+            "python_gauss": random.getstate()[2],
+            "numpy": np.random.get_state()[1].tolist(),  # type: ignore[index]
+            "numpy_pos": int(np.random.get_state()[2]),  # type: ignore[index]
+        }
+        checkpoint["nonfinite_in_a_row"] = self.nonfinite_in_a_row
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = checkpoint.get("rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
+            np.random.set_state(
+                ("MT19937", np.array(rng["numpy"], dtype=np.uint32), rng["numpy_pos"], 0, 0.0)
+            )
+        self.nonfinite_in_a_row = int(checkpoint.get("nonfinite_in_a_row", 0))

@@ -1,0 +1,174 @@
+"""``train.py``'s work: typed config -> module, data, trainer; resume; export."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.core.config_store import ConfigStore
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from codec.lightning.callbacks import AtomicCheckpointIO, AudioLoggingCallback, ExportCallback
+from codec.lightning.config import LoggerConfig, TrainConfig, codec_config
+from codec.lightning.data import CodecDataModule
+from codec.lightning.module import CodecModule, NonFiniteLossError
+from codec.model import Codec, check_state_dict
+
+log = logging.getLogger("codec.train")
+
+
+def register_schema() -> None:
+    """Register :class:`TrainConfig` as ``train_schema`` so typos and wrong types fail early.
+
+    The core model dataclasses are frozen; OmegaConf would make them read-only, so the
+    stored node is unfrozen (types are still enforced).
+    """
+    node = OmegaConf.structured(TrainConfig)
+    _unfreeze(node)
+    ConfigStore.instance().store(name="train_schema", node=node)
+
+
+def _unfreeze(node: Any) -> None:
+    OmegaConf.set_readonly(node, False)
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        child = node._get_node(key)
+        if isinstance(child, (DictConfig, ListConfig)):
+            _unfreeze(child)
+
+
+def run_training(cfg: DictConfig) -> CodecModule:
+    """Train from a composed Hydra config; user errors exit with one clear line."""
+    try:
+        return _run(OmegaConf.to_object(cfg), OmegaConf.to_yaml(cfg, resolve=True))  # type: ignore[arg-type]
+    except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _run(cfg: TrainConfig, resolved_yaml: str) -> CodecModule:
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(resolved_yaml)
+    if cfg.trainer.precision.startswith("16"):
+        raise ValueError(
+            "trainer.precision fp16 is not supported (GAN losses overflow); use bf16-mixed"
+        )
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.num_threads > 0:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    module = CodecModule(
+        codec_config(cfg), cfg.discriminator, cfg.loss, cfg.optim, cfg.trainer.max_steps
+    )
+    if cfg.init_from:
+        init_weights(module.codec, cfg.init_from)
+    freeze(module.codec, cfg.freeze)
+    data = CodecDataModule(cfg.data, module.codec.sample_rate, module.codec.hop_length)
+    trainer = build_trainer(cfg, run_dir)
+    ckpt = resume_path(cfg.resume, run_dir)
+    if ckpt is not None:
+        log.info("resuming from %s", ckpt)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    return module
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
+    t = cfg.trainer
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=t.checkpoint_every,
+        save_last=True,
+        save_top_k=3,
+        monitor="step",
+        mode="max",
+    )
+    callbacks: list[L.Callback] = [
+        checkpoints,
+        ExportCallback(run_dir),
+        AudioLoggingCallback(cfg.logger.audio_every, cfg.logger.audio_items),
+    ]
+    if t.progress:
+        callbacks.append(_progress_bar())
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,  # type: ignore[arg-type]
+        max_steps=t.max_steps,
+        max_time=datetime.timedelta(minutes=t.max_minutes) if t.max_minutes > 0 else None,
+        val_check_interval=t.val_every,
+        check_val_every_n_epoch=None,
+        log_every_n_steps=t.log_every,
+        num_sanity_val_steps=0,
+        logger=make_logger(cfg.logger, run_dir),
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=run_dir,
+        enable_progress_bar=t.progress,
+        enable_model_summary=t.progress,
+        use_distributed_sampler=False,
+    )
+
+
+def _progress_bar() -> L.Callback:
+    try:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        return RichProgressBar(leave=True)
+    except (ImportError, ModuleNotFoundError):
+        return TQDMProgressBar()
+
+
+def make_logger(cfg: LoggerConfig, run_dir: Path) -> Any:
+    """TensorBoard (default), W&B (offline-capable) or none."""
+    if cfg.kind == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")
+    if cfg.kind == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        return WandbLogger(project=cfg.project, save_dir=str(run_dir), offline=cfg.offline)
+    if cfg.kind == "none":
+        return False
+    raise ValueError(f"logger.kind must be tensorboard, wandb or none, got {cfg.kind!r}")
+
+
+def resume_path(resume: str, run_dir: Path) -> str | None:
+    """``auto``: the run's ``last.ckpt`` if any; ``none``: fresh; else a checkpoint path."""
+    if resume in ("", "none", "never"):
+        return None
+    if resume == "auto":
+        last = run_dir / "checkpoints" / "last.ckpt"
+        return str(last) if last.exists() else None
+    if not Path(resume).exists():
+        raise FileNotFoundError(f"resume checkpoint not found: {resume}")
+    return resume
+
+
+def init_weights(codec: Codec, source: str) -> None:
+    """Fine-tuning: copy weights from an exported model dir (or a converted EnCodec)."""
+    other = Codec.from_pretrained(source)
+    check_state_dict(codec.state_dict(), other.state_dict(), f"init_from={source}")
+    codec.load_state_dict(other.state_dict())
+
+
+def freeze(codec: Codec, parts: list[str]) -> None:
+    """Freeze ``encoder`` / ``quantizer`` / ``decoder`` (frozen EMA codebooks stop updating)."""
+    for part in parts:
+        if part not in ("encoder", "quantizer", "decoder"):
+            raise ValueError(f"freeze accepts encoder, quantizer, decoder; got {part!r}")
+        module = getattr(codec, part)
+        module.requires_grad_(False)
+        if part == "quantizer":
+            module.eval()
+            module.train = lambda mode=True: module  # type: ignore[method-assign]

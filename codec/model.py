@@ -1,0 +1,363 @@
+"""The codec: SEANet encoder -> (G)RVQ -> SEANet decoder, with offline and streaming paths."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from codec.audio import resample
+from codec.config import PRESETS, CodecConfig
+from codec.fileio import atomic_path, atomic_write_bytes
+from codec.models.decoder import SEANetDecoder
+from codec.models.encoder import SEANetEncoder
+from codec.quantize import QuantizerOutput, quantizer_from_config
+from codec.tokens import Tokens
+
+if TYPE_CHECKING:
+    from codec.session import StreamingSession
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT = "codec-pretrained"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CodecOutput:
+    """Training forward result.
+
+    audio [B, C, T] (same length as the input), latent [B, D, F], frame lengths [B],
+    and the quantizer's typed output (quantized, codes, losses, metrics).
+    """
+
+    audio: Tensor
+    latent: Tensor
+    frame_lengths: Tensor
+    vq: QuantizerOutput
+
+
+class Codec(nn.Module):
+    """SEANet codec. Inputs are ``[B, C, T]`` waveforms at ``sample_rate``."""
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = SEANetEncoder(config.seanet)
+        self.quantizer = quantizer_from_config(config.seanet.dimension, config.quantizer)
+        self.decoder = SEANetDecoder(config.seanet)
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def frame_rate(self) -> float:
+        return self.config.frame_rate
+
+    @property
+    def channels(self) -> int:
+        return self.config.seanet.channels
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.config.quantizer.num_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.quantizer.codebook_size
+
+    @property
+    def groups(self) -> int:
+        return self.config.quantizer.groups
+
+    def bitrate(self, num_codebooks: int | None = None) -> float:
+        """Bits per second at ``num_codebooks`` (default: all)."""
+        k = self.num_codebooks if num_codebooks is None else num_codebooks
+        return self.frame_rate * k * math.log2(self.codebook_size)
+
+    # ---------------------------------------------------------------- training
+    def forward(
+        self, wav: Tensor, lengths: Tensor | None = None, num_codebooks: int | None = None
+    ) -> CodecOutput:
+        """wav [B, C, T] at ``sample_rate``; ``lengths`` [B] valid samples. Returns audio [B, C, T]."""
+        wav = check_waveform(wav, self.channels)
+        latent = self.encoder(wav)
+        frame_lengths = self._frame_lengths(wav, lengths)
+        mask = frame_mask(frame_lengths, latent.shape[-1])
+        vq = self.quantizer(latent, mask=mask, num_codebooks=num_codebooks)
+        audio = self.decoder(vq.quantized)[..., : wav.shape[-1]]
+        return CodecOutput(audio=audio, latent=latent, frame_lengths=frame_lengths, vq=vq)
+
+    # ---------------------------------------------------------------- inference
+    @torch.no_grad()
+    def encode(
+        self,
+        wav: Tensor,
+        sample_rate: int,
+        lengths: Tensor | None = None,
+        num_codebooks: int | None = None,
+        resample_input: bool = True,
+    ) -> Tokens:
+        """Audio ``[B, C, T]``, ``[C, T]`` or ``[T]`` at ``sample_rate`` -> :class:`Tokens`.
+
+        Input at another rate is resampled (soxr) when ``resample_input``; channels are
+        averaged to mono (or a mono input repeated) to match the model. ``lengths`` [B] are
+        valid samples per item at the input rate. Batched results equal items encoded alone.
+        """
+        wav, lengths = self._prepare(wav, sample_rate, lengths, resample_input)
+        k = self._check_num_codebooks(num_codebooks)
+        if lengths.min() < wav.shape[-1] and not self.batch_exact:
+            items = [
+                self._encode_codes(wav[i : i + 1, :, : int(n)], k) for i, n in enumerate(lengths)
+            ]
+            width = max(c.shape[-1] for c in items)
+            codes = torch.cat([nn.functional.pad(c, (0, width - c.shape[-1])) for c in items])
+        else:
+            codes = self._encode_codes(wav, k)
+        frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        return self.make_tokens(codes, frames, lengths)
+
+    @property
+    def batch_exact(self) -> bool:
+        """True when zero padding after an item cannot change its frames (causal, zero padding)."""
+        return self.config.seanet.causal and self.config.seanet.pad_mode == "constant"
+
+    def _encode_codes(self, wav: Tensor, num_codebooks: int) -> Tensor:
+        return self.quantizer.encode(self.encoder(wav), num_codebooks=num_codebooks)
+
+    def make_tokens(self, codes: Tensor, frames: Tensor, num_samples: Tensor) -> Tokens:
+        return Tokens(
+            codes=codes.long().cpu(),
+            lengths=frames.long().cpu(),
+            num_samples=num_samples.long().cpu(),
+            sample_rate=self.sample_rate,
+            frame_rate=self.frame_rate,
+            codebook_size=self.codebook_size,
+            groups=self.groups,
+            model_id=self.config.model_id,
+        )
+
+    @torch.no_grad()
+    def decode(self, tokens: Tokens) -> Tensor:
+        """Tokens -> audio [B, C, T] at ``sample_rate``, T = max valid samples; padding zeroed."""
+        codes = self.check_tokens(tokens)
+        audio = self.decoder(self.quantizer.decode(codes))
+        width = int(tokens.num_samples.max()) if tokens.num_samples.numel() else 0
+        audio = audio[..., :width]
+        mask = frame_mask(tokens.num_samples.to(audio.device), audio.shape[-1])
+        return audio * mask[:, None, :].to(audio.dtype)
+
+    def check_tokens(self, tokens: Tokens) -> Tensor:
+        """Validate that ``tokens`` belong to this model; returns codes on the model's device."""
+        if tokens.codebook_size != self.codebook_size or tokens.groups != self.groups:
+            raise ValueError(
+                f"tokens from another model: codebook_size={tokens.codebook_size}, "
+                f"groups={tokens.groups}; this model has {self.codebook_size}, {self.groups}"
+            )
+        if (
+            tokens.sample_rate != self.sample_rate
+            or abs(tokens.frame_rate - self.frame_rate) > 1e-6
+        ):
+            raise ValueError(
+                f"tokens from another model: {tokens.sample_rate} Hz at {tokens.frame_rate} frames/s; "
+                f"this model is {self.sample_rate} Hz at {self.frame_rate} frames/s"
+            )
+        self._check_num_codebooks(tokens.num_codebooks)
+        codes = tokens.codes
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(f"codes out of range [0, {self.codebook_size})")
+        return codes.to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ---------------------------------------------------------------- helpers
+    def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:
+        if lengths is None:
+            lengths = torch.full((wav.shape[0],), wav.shape[-1], device=wav.device)
+        return torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+
+    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+        k = self.num_codebooks if num_codebooks is None else num_codebooks
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= self.num_codebooks:
+            raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {k!r}")
+        if k % self.groups:
+            raise ValueError(f"num_codebooks must be a multiple of groups={self.groups}, got {k}")
+        return k
+
+    def _prepare(
+        self, wav: Tensor, sample_rate: int, lengths: Tensor | None, resample_input: bool
+    ) -> tuple[Tensor, Tensor]:
+        wav = as_batch(wav)
+        if lengths is None:
+            lengths = torch.full((wav.shape[0],), wav.shape[-1], dtype=torch.long)
+        lengths = check_lengths(lengths, wav)
+        if sample_rate != self.sample_rate:
+            if not resample_input:
+                raise ValueError(
+                    f"input is {sample_rate} Hz but the model expects {self.sample_rate} Hz "
+                    "(pass resample_input=True to convert)"
+                )
+            wav = resample(wav, sample_rate, self.sample_rate)
+            lengths = (lengths * self.sample_rate + sample_rate - 1) // sample_rate
+            lengths = lengths.clamp(max=wav.shape[-1])
+        if int(lengths.min()) < self.hop_length:
+            raise ValueError(
+                f"input too short: {int(lengths.min())} samples, at least one frame "
+                f"({self.hop_length} samples at {self.sample_rate} Hz) is needed"
+            )
+        wav = match_channels(wav, self.channels)
+        return wav.to(self.device), lengths
+
+    # ---------------------------------------------------------------- streaming
+    def streaming(self, batch_size: int = 1) -> StreamingSession:
+        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``."""
+        from codec.session import StreamingSession
+
+        return StreamingSession(self, batch_size)
+
+    # ---------------------------------------------------------------- save / load
+    def save_pretrained(self, directory: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` + ``README.md`` into ``directory``."""
+        out = Path(directory)
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": self.config.to_dict()}
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_path(out / WEIGHTS_NAME, force=force) as tmp:
+            save_file(state, str(tmp), metadata={"format": FORMAT})
+        atomic_write_bytes(out / CONFIG_NAME, json.dumps(meta, indent=2).encode(), force=True)
+        atomic_write_bytes(out / "README.md", model_card(self).encode(), force=True)
+        return out
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | os.PathLike[str], path: str | None = None) -> Codec:
+        """Load an exported directory, or a named preset converted from ``path`` (EnCodec)."""
+        if str(name_or_dir) in PRESETS and not Path(name_or_dir).exists():
+            from codec.convert import load_converted
+
+            return load_converted(str(name_or_dir), path)
+        directory = Path(name_or_dir)
+        config = read_config(directory / CONFIG_NAME)
+        model = cls(config)
+        load_weights(model, directory / WEIGHTS_NAME)
+        return model.eval()
+
+
+def read_config(path: Path) -> CodecConfig:
+    """Read and validate a ``config.json``; unknown keys and wrong types give a clear error."""
+    try:
+        meta = json.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read model config {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"model config {path} is not valid JSON: {exc.msg}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a codec model config (format != {FORMAT!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported format_version {meta.get('format_version')!r}")
+    return CodecConfig.from_dict(meta.get("config", {}))
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights, refusing missing/unexpected keys and wrong shapes clearly."""
+    if not path.exists():
+        raise ValueError(f"model weights not found: {path}")
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise ValueError(f"cannot read model weights {path}: {exc}") from None
+    check_state_dict(model.state_dict(), state, str(path))
+    model.load_state_dict(state)
+
+
+def check_state_dict(expected: dict[str, Tensor], got: dict[str, Tensor], where: str) -> None:
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{where}: weights do not match the config "
+            f"(missing: {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})"
+        )
+    for key, value in expected.items():
+        if tuple(got[key].shape) != tuple(value.shape):
+            raise ValueError(
+                f"{where}: '{key}' has shape {tuple(got[key].shape)}, the config needs {tuple(value.shape)}"
+            )
+
+
+def model_card(model: Codec) -> str:
+    cfg = model.config
+    q = cfg.quantizer
+    return (
+        f"# {cfg.model_id}\n\n"
+        f"Neural audio codec exported by `codec`.\n\n"
+        f"- sample rate: {cfg.sample_rate} Hz, frame rate: {cfg.frame_rate:g} frames/s "
+        f"(hop {cfg.hop_length})\n"
+        f"- quantizer: {q.groups} group(s) x {q.num_levels} levels x {q.codebook_size} codes "
+        f"= {model.bitrate() / 1000:g} kbps at all codebooks\n"
+        f"- causal: {cfg.seanet.causal}\n\n"
+        "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
+    )
+
+
+# -------------------------------------------------------------------- input checks
+def as_batch(wav: Any) -> Tensor:
+    """Accept [T], [C, T] or [B, C, T] float audio; anything else is a clear ValueError."""
+    if not isinstance(wav, Tensor):
+        raise ValueError(f"audio must be a torch.Tensor, got {type(wav).__name__}")
+    if not wav.is_floating_point():
+        raise ValueError(f"audio must be floating point in [-1, 1], got dtype {wav.dtype}")
+    if wav.dim() == 0 or wav.dim() > 3:
+        raise ValueError(f"audio must be [T], [C, T] or [B, C, T], got shape {tuple(wav.shape)}")
+    while wav.dim() < 3:
+        wav = wav.unsqueeze(0)
+    if wav.numel() == 0:
+        raise ValueError(f"audio is empty: shape {tuple(wav.shape)}")
+    if not torch.isfinite(wav).all():
+        raise ValueError("audio contains NaN or infinite values")
+    return wav.float()
+
+
+def check_waveform(wav: Tensor, channels: int) -> Tensor:
+    if wav.dim() != 3 or wav.shape[1] != channels:
+        raise ValueError(f"expected audio [B, {channels}, T], got shape {tuple(wav.shape)}")
+    return wav
+
+
+def check_lengths(lengths: Tensor, wav: Tensor) -> Tensor:
+    lengths = torch.as_tensor(lengths, dtype=torch.long).flatten().cpu()
+    if lengths.shape[0] != wav.shape[0]:
+        raise ValueError(f"lengths has {lengths.shape[0]} items for a batch of {wav.shape[0]}")
+    if int(lengths.min()) < 1 or int(lengths.max()) > wav.shape[-1]:
+        raise ValueError(f"lengths must be in [1, {wav.shape[-1]}], got {lengths.tolist()}")
+    return lengths
+
+
+def match_channels(wav: Tensor, channels: int) -> Tensor:
+    """Rule: a mono model averages all input channels; a C-channel model repeats mono input."""
+    if wav.shape[1] == channels:
+        return wav
+    if channels == 1:
+        return wav.mean(dim=1, keepdim=True)
+    if wav.shape[1] == 1:
+        return wav.expand(-1, channels, -1).contiguous()
+    raise ValueError(f"cannot map {wav.shape[1]} input channels to a {channels}-channel model")
+
+
+def frame_mask(lengths: Tensor, width: int) -> Tensor:
+    """[B] lengths -> [B, width] bool mask, True on valid positions."""
+    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]

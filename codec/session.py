@@ -1,0 +1,132 @@
+"""Real-time streaming of a causal :class:`~codec.model.Codec`, chunk by chunk.
+
+``encode_chunk`` accepts pcm of any length and returns the frames completed so far;
+``decode_chunk`` turns tokens into audio as soon as the decoder can emit it; ``flush`` pads
+the tail exactly as offline encoding does, so the concatenated tokens equal ``codec.encode``
+and the concatenated audio equals ``codec.decode`` of them. With zero padding
+(``pad_mode="constant"``) the algorithmic latency is one frame (``hop_length`` samples);
+with reflect padding (converted EnCodec) the first frames wait for a little right context.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from codec.streaming import FrameBuffer, flush, streaming
+from codec.tokens import Tokens
+
+if TYPE_CHECKING:
+    from codec.model import Codec
+
+
+@dataclass
+class StreamTail:
+    """What ``flush`` returns: the last frames and the last audio samples ``[B, C, n]``."""
+
+    tokens: Tokens
+    audio: Tensor
+
+
+class StreamingSession:
+    """``with codec.streaming(batch_size) as s:`` — see the module docstring."""
+
+    def __init__(self, codec: Codec, batch_size: int = 1, num_codebooks: int | None = None) -> None:
+        if not codec.config.seanet.causal:
+            raise ValueError(
+                "non-causal model cannot stream: its frames depend on future audio; "
+                "use codec.encode on whole files (or a causal model)"
+            )
+        self.codec = codec
+        self.batch_size = batch_size
+        self.num_codebooks = codec._check_num_codebooks(num_codebooks)
+        self._stack: ExitStack | None = None
+        self._reset_counters()
+
+    def _reset_counters(self) -> None:
+        self.buffer = FrameBuffer(self.codec.hop_length)
+        self.samples_in = 0
+        self.frames_out = 0
+        self.audio_out = 0
+
+    def __enter__(self) -> StreamingSession:
+        if self._stack is not None:
+            raise RuntimeError("this streaming session is already open")
+        stack = ExitStack()
+        stack.enter_context(streaming(self.codec.encoder, self.batch_size))
+        stack.enter_context(streaming(self.codec.decoder, self.batch_size))
+        self._stack = stack
+        self._reset_counters()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+    def _check_open(self) -> None:
+        if self._stack is None:
+            raise RuntimeError("use the session inside `with codec.streaming(...) as s:`")
+
+    def _as_chunk(self, pcm: Tensor) -> Tensor:
+        if not isinstance(pcm, Tensor) or not pcm.is_floating_point():
+            raise ValueError("pcm chunks must be floating-point torch tensors in [-1, 1]")
+        while pcm.dim() < 3:
+            pcm = pcm.unsqueeze(0)
+        if pcm.dim() != 3 or pcm.shape[0] != self.batch_size:
+            raise ValueError(
+                f"chunk must be [{self.batch_size}, C, n], [C, n] or [n]; got {tuple(pcm.shape)}"
+            )
+        if pcm.numel() and not bool(torch.isfinite(pcm).all()):
+            raise ValueError("pcm chunk contains NaN or infinite values")
+        from codec.model import match_channels
+
+        return match_channels(pcm.float(), self.codec.channels).to(self.codec.device)
+
+    @torch.inference_mode()
+    def encode_chunk(self, pcm: Tensor) -> Tokens:
+        """pcm ``[B, C, n]`` (any n >= 0) at the model rate -> Tokens with the new frames."""
+        self._check_open()
+        chunk = self._as_chunk(pcm)
+        self.samples_in += chunk.shape[-1]
+        whole = self.buffer.push(chunk)
+        latent = self.codec.encoder(whole)
+        return self._tokens(latent)
+
+    def _tokens(self, latent: Tensor) -> Tokens:
+        codes = self.codec.quantizer.encode(latent, num_codebooks=self.num_codebooks)
+        n = codes.shape[-1]
+        self.frames_out += n
+        frames = torch.full((self.batch_size,), n, dtype=torch.long)
+        hop = self.codec.hop_length
+        return self.codec.make_tokens(codes, frames, frames * hop)
+
+    @torch.inference_mode()
+    def decode_chunk(self, tokens: Tokens) -> Tensor:
+        """New frames (e.g. from ``encode_chunk``) -> the audio now complete ``[B, C, m]``."""
+        self._check_open()
+        codes = self.codec.check_tokens(tokens)
+        audio = self.codec.decoder(self.codec.quantizer.decode(codes))
+        self.audio_out += audio.shape[-1]
+        return audio
+
+    @torch.inference_mode()
+    def flush(self) -> StreamTail:
+        """End the stream: the last frames (tail padded as offline) and the last audio,
+        trimmed so the total audio length equals the total pcm pushed (when encoding)."""
+        self._check_open()
+        rest = self.buffer.flush()
+        if rest is None:
+            rest = torch.zeros(self.batch_size, self.codec.channels, 0, device=self.codec.device)
+        tokens = self._tokens(flush(self.codec.encoder, rest))
+        codes = self.codec.quantizer.decode(tokens.codes.to(self.codec.device))
+        audio = flush(self.codec.decoder, codes)
+        if self.samples_in:
+            keep = max(0, self.samples_in - self.audio_out)
+            audio = audio[..., :keep]
+        self._reset_counters()
+        return StreamTail(tokens=tokens, audio=audio)

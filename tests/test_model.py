@@ -1,0 +1,160 @@
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
+from codec.model import Codec
+from codec.tokens import Tokens
+
+
+def tiny_config(causal: bool = True, pad_mode: str = "constant", groups: int = 2) -> CodecConfig:
+    return CodecConfig(
+        sample_rate=16000,
+        seanet=SEANetConfig(
+            dimension=16, n_filters=4, ratios=(4, 2), causal=causal, pad_mode=pad_mode, lstm_layers=1
+        ),
+        quantizer=QuantizerConfig(groups=groups, num_levels=2, codebook_size=32, kmeans_init=False),
+        model_id="tiny-test",
+    )
+
+
+def make_codec(**kwargs: object) -> Codec:
+    torch.manual_seed(0)
+    return Codec(tiny_config(**kwargs)).eval()  # type: ignore[arg-type]
+
+
+def test_properties() -> None:
+    codec = make_codec()
+    assert codec.hop_length == 8
+    assert codec.frame_rate == 2000.0
+    assert codec.num_codebooks == 4
+    assert codec.bitrate() == pytest.approx(2000 * 4 * 5)
+    assert codec.bitrate(2) == pytest.approx(2000 * 2 * 5)
+
+
+def test_encode_decode_shapes_and_lengths() -> None:
+    codec = make_codec()
+    wav = torch.randn(2, 1, 100) * 0.1
+    tokens = codec.encode(wav, 16000, lengths=torch.tensor([100, 37]))
+    assert tokens.codes.shape == (2, 4, 13)
+    assert tokens.lengths.tolist() == [13, 5]
+    audio = codec.decode(tokens)
+    assert audio.shape == (2, 1, 100)
+    assert torch.all(audio[1, :, 37:] == 0)
+
+
+@pytest.mark.parametrize("causal,pad_mode", [(True, "constant"), (True, "reflect"), (False, "reflect")])
+def test_batched_equals_single(causal: bool, pad_mode: str) -> None:
+    codec = make_codec(causal=causal, pad_mode=pad_mode)
+    torch.manual_seed(1)
+    lengths = [120, 57, 16]
+    items = [torch.randn(1, n) * 0.2 for n in lengths]
+    batch = torch.zeros(3, 1, 120)
+    for i, item in enumerate(items):
+        batch[i, :, : item.shape[-1]] = item
+    tokens = codec.encode(batch, 16000, lengths=torch.tensor(lengths))
+    for i, item in enumerate(items):
+        alone = codec.encode(item, 16000)
+        n = int(alone.lengths[0])
+        assert int(tokens.lengths[i]) == n
+        assert torch.equal(tokens.codes[i, :, :n], alone.codes[0])
+
+
+def test_num_codebooks_truncation() -> None:
+    codec = make_codec()
+    wav = torch.randn(1, 1, 64) * 0.1
+    full = codec.encode(wav, 16000)
+    half = codec.encode(wav, 16000, num_codebooks=2)
+    assert torch.equal(half.codes, full.truncate(2).codes)
+    assert codec.decode(half).shape == (1, 1, 64)
+
+
+@pytest.mark.parametrize(
+    "wav,match",
+    [
+        (torch.zeros(0), "empty"),
+        (torch.zeros(4), "too short"),
+        (torch.full((1, 64), float("nan")), "NaN"),
+        (torch.full((1, 64), float("inf")), "NaN or infinite"),
+        (torch.zeros(1, 64, dtype=torch.int16), "floating point"),
+        (torch.zeros(1, 1, 1, 64), "shape"),
+    ],
+)
+def test_bad_input(wav: torch.Tensor, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make_codec().encode(wav, 16000)
+
+
+def test_wrong_rate_without_permission() -> None:
+    codec = make_codec()
+    with pytest.raises(ValueError, match="resample_input"):
+        codec.encode(torch.zeros(1, 800), 8000, resample_input=False)
+    tokens = codec.encode(torch.randn(1, 800) * 0.1, 8000)
+    assert int(tokens.num_samples[0]) == 1600
+
+
+def test_decode_rejects_foreign_and_out_of_range() -> None:
+    codec = make_codec()
+    tokens = codec.encode(torch.randn(1, 64) * 0.1, 16000)
+    with pytest.raises(ValueError, match="out of range"):
+        codec.decode(replace(tokens, codes=tokens.codes + 32))
+    with pytest.raises(ValueError, match="another model"):
+        codec.decode(replace(tokens, codebook_size=1024))
+    with pytest.raises(ValueError, match="another model"):
+        codec.decode(replace(tokens, sample_rate=24000))
+
+
+def test_stereo_input_is_downmixed() -> None:
+    codec = make_codec()
+    mono = torch.randn(1, 96) * 0.1
+    stereo = torch.cat([mono, mono])
+    assert torch.equal(codec.encode(stereo, 16000).codes, codec.encode(mono, 16000).codes)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    codec = make_codec()
+    codec.save_pretrained(tmp_path / "m")
+    back = Codec.from_pretrained(tmp_path / "m")
+    for key, value in codec.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value), key
+    wav = torch.randn(1, 1, 80) * 0.1
+    assert torch.equal(back.encode(wav, 16000).codes, codec.encode(wav, 16000).codes)
+    with pytest.raises(FileExistsError):
+        codec.save_pretrained(tmp_path / "m")
+
+
+def test_load_refuses_bad_config_and_shapes(tmp_path: Path) -> None:
+    import json
+
+    codec = make_codec()
+    out = codec.save_pretrained(tmp_path / "m")
+    meta = json.loads((out / "config.json").read_text())
+    meta["config"]["quantizer"]["bogus"] = 1
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="bogus"):
+        Codec.from_pretrained(out)
+    del meta["config"]["quantizer"]["bogus"]
+    meta["config"]["quantizer"]["codebook_size"] = 64
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="shape"):
+        Codec.from_pretrained(out)
+
+
+def test_tokens_file_round_trip_decodes_identically(tmp_path: Path) -> None:
+    codec = make_codec()
+    tokens = codec.encode(torch.randn(1, 1, 77) * 0.1, 16000)
+    tokens.save(tmp_path / "a.tok")
+    back = Tokens.load(tmp_path / "a.tok")
+    assert torch.equal(codec.decode(back), codec.decode(tokens))
+
+
+def test_forward_straight_through_gradients() -> None:
+    codec = Codec(tiny_config()).train()
+    wav = torch.randn(2, 1, 64) * 0.1
+    out = codec(wav, torch.tensor([64, 40]))
+    assert out.audio.shape == wav.shape
+    out.audio.square().mean().backward()
+    grads = [p.grad for p in codec.encoder.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
