@@ -185,7 +185,9 @@ def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
     if magic != MAGIC:
         raise TokensFormatError(f"not a token file: bad magic {magic!r}")
     if version != FORMAT_VERSION:
-        raise TokensFormatError(f"unsupported token file version {version} (this reads {FORMAT_VERSION})")
+        raise TokensFormatError(
+            f"unsupported token file version {version} (this reads {FORMAT_VERSION})"
+        )
     if hlen > _MAX_HEADER or _PREFIX.size + hlen > len(data):
         raise TokensFormatError("token file is truncated: header incomplete")
     try:
@@ -214,7 +216,9 @@ _REQUIRED = {
 def _check_header(header: dict[str, Any]) -> tuple[tuple[int, ...], np.dtype]:
     for key, kind in _REQUIRED.items():
         if not isinstance(header.get(key), kind):  # type: ignore[arg-type]
-            raise TokensFormatError(f"token file is corrupt: header field '{key}' missing or invalid")
+            raise TokensFormatError(
+                f"token file is corrupt: header field '{key}' missing or invalid"
+            )
     shape = tuple(header["shape"])
     if len(shape) != 3 or not all(isinstance(v, int) and v >= 0 for v in shape):
         raise TokensFormatError(f"token file is corrupt: bad shape {shape}")

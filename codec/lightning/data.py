@@ -108,7 +108,7 @@ class CodecDataModule(L.LightningDataModule):
         )
 
     def _replicas(self) -> tuple[int, int]:
-        trainer = self._trainer
+        trainer = self.trainer
         if trainer is None:
             return 1, 0
         return trainer.world_size, trainer.global_rank

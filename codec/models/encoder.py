@@ -1,0 +1,143 @@
+"""SEANet encoder (EnCodec's layout), streamable when causal.
+
+The layer order mirrors EnCodec's ``SEANetEncoder.model`` one to one, in ``self.layers``, so an
+EnCodec state dict loads by renaming keys only::
+
+    model.{i}.conv.conv.weight_g / weight_v / bias -> layers.{i}.conv.parametrizations.weight.
+                                                      original0 / original1, layers.{i}.conv.bias
+    model.{i}.block.{j}.conv.conv.*               -> layers.{i}.block.{j}.conv.*
+    model.{i}.shortcut.conv.conv.*                -> layers.{i}.shortcut.conv.*
+    model.{i}.lstm.*                              -> layers.{i}.lstm.*
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from codec.config import SEANetConfig
+from codec.nn.activations import make_activation
+from codec.nn.conv import StreamingConv1d
+from codec.nn.lstm import StreamingLSTM
+from codec.streaming import State, StreamingContainer, StreamingModule
+
+__all__ = ["ResidualState", "SEANetEncoder", "SEANetResnetBlock", "check_input"]
+
+
+def check_input(x: Tensor, channels: int, name: str) -> None:
+    """Raise a clear ``ValueError`` unless ``x`` is ``[B, channels, T]``."""
+    if x.dim() != 3 or x.shape[1] != channels:
+        raise ValueError(f"{name} expects [B, {channels}, T], got shape {tuple(x.shape)}")
+
+
+def make_conv(
+    cfg: SEANetConfig, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1
+) -> StreamingConv1d:
+    """A conv with the config's causality, padding mode and norm."""
+    return StreamingConv1d(
+        c_in,
+        c_out,
+        kernel,
+        stride,
+        dilation,
+        causal=cfg.causal,
+        pad_mode=cfg.pad_mode,
+        norm=cfg.norm,
+    )
+
+
+@dataclass
+class ResidualState(State):
+    """Outputs of one branch that the other branch has not produced yet.
+
+    In reflect mode the branch convs hold back their first samples (start-up), the shortcut
+    does not, so the two run out of step for a while; the sum waits for both.
+    """
+
+    skip: Tensor | None = None
+    block: Tensor | None = None
+
+
+class SEANetResnetBlock(StreamingModule[ResidualState]):
+    """``shortcut(x) + block(x)``, block = [act, conv k dilated, act, conv 1]; ``[B, C, T]``.
+
+    The hidden width is ``dim // compress``; the shortcut is the identity (``true_skip``) or a
+    1x1 conv. Child names match EnCodec (``block.1``, ``block.3``, ``shortcut``).
+    """
+
+    def __init__(self, cfg: SEANetConfig, dim: int, dilation: int) -> None:
+        super().__init__()
+        self.input_channels = dim
+        hidden = dim // cfg.compress
+        self.block = nn.Sequential(
+            make_activation(cfg.activation, dim),
+            make_conv(cfg, dim, hidden, cfg.residual_kernel_size, dilation=dilation),
+            make_activation(cfg.activation, hidden),
+            make_conv(cfg, hidden, dim, 1),
+        )
+        self.shortcut: nn.Module = nn.Identity() if cfg.true_skip else make_conv(cfg, dim, dim, 1)
+
+    def init_state(self, batch_size: int) -> ResidualState:
+        return ResidualState(batch_size=batch_size)
+
+    def step(self, x: Tensor, state: ResidualState) -> Tensor:
+        skip = self.shortcut(x)
+        block = self.block(x)
+        if state.skip is not None:
+            skip = torch.cat([state.skip, skip], dim=-1)
+        if state.block is not None:
+            block = torch.cat([state.block, block], dim=-1)
+        n = min(skip.shape[-1], block.shape[-1])
+        state.skip, state.block = skip[..., n:], block[..., n:]
+        if state.final and (state.skip.shape[-1] or state.block.shape[-1]):
+            raise RuntimeError("residual branches ended with different lengths")
+        return skip[..., :n] + block[..., :n]
+
+
+class SEANetEncoder(StreamingContainer):
+    """Waveform ``[B, channels, T]`` -> latent ``[B, dimension, ceil(T / hop_length)]``.
+
+    conv in; per ratio (reversed ``cfg.ratios``): residual blocks, act, strided conv
+    (k = 2 * ratio) doubling the width; LSTM with skip; act; conv out. Stream with
+    ``with enc.streaming(batch_size): enc(chunk)...; enc.flush()`` (causal configs only).
+    """
+
+    def __init__(self, cfg: SEANetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.channels = cfg.channels
+        self.dimension = cfg.dimension
+        self.input_channels = cfg.channels
+        self.hop_length = cfg.hop_length
+        nf = cfg.n_filters
+        layers: list[nn.Module] = [make_conv(cfg, cfg.channels, nf, cfg.kernel_size)]
+        mult = 1
+        for ratio in reversed(cfg.ratios):
+            layers += self._make_stage(mult * nf, ratio)
+            mult *= 2
+        if cfg.lstm_layers:
+            layers.append(StreamingLSTM(mult * nf, num_layers=cfg.lstm_layers))
+        layers += [
+            make_activation(cfg.activation, mult * nf),
+            make_conv(cfg, mult * nf, cfg.dimension, cfg.last_kernel_size),
+        ]
+        self.layers = nn.Sequential(*layers)
+
+    def _make_stage(self, dim: int, ratio: int) -> list[nn.Module]:
+        cfg = self.cfg
+        blocks: list[nn.Module] = [
+            SEANetResnetBlock(cfg, dim, cfg.dilation_base**j) for j in range(cfg.n_residual_layers)
+        ]
+        return [
+            *blocks,
+            make_activation(cfg.activation, dim),
+            make_conv(cfg, dim, 2 * dim, 2 * ratio, stride=ratio),
+        ]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, channels, T]`` -> ``[B, dimension, ceil(T / hop_length)]`` (a chunk when streaming)."""
+        check_input(x, self.channels, "SEANetEncoder")
+        out: Tensor = self.layers(x)
+        return out

@@ -1,0 +1,332 @@
+"""Streaming 1-d convolutions with EnCodec's padding semantics.
+
+Padding (as EnCodec's ``SConv1d``): a total of ``effective_kernel - stride`` samples, all on the
+left when causal, split ``(total - total // 2, total // 2)`` otherwise, plus *extra* right padding
+so that the last frame is complete. A causal conv therefore maps ``T`` samples to
+``ceil(T / stride)`` frames, and converted EnCodec weights give identical outputs offline.
+
+Streaming: frame ``i`` of a causal conv needs inputs ``< (i + 1) * stride``, so it is emitted as
+soon as they arrived. With ``pad_mode="constant"`` (zeros) that is all: the layer is truly causal.
+With ``"reflect"`` the left padding is ``x[left], ..., x[1]``: the first frames depend on a few
+*later* samples, so the layer waits for ``left + 1`` inputs (and a whole stride) before emitting
+anything; afterwards it runs in steady state. EnCodec's causal 24 kHz model uses reflect; our own
+causal presets use constant. At ``flush`` the extra right padding is computed from the total
+length seen and filled exactly as offline (zeros, reflection or replication of the tail).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from codec.nn.norm import apply_norm
+from codec.streaming import State, StreamingModule
+
+__all__ = [
+    "ConvState",
+    "ConvTransposeState",
+    "StreamingConv1d",
+    "StreamingConvTranspose1d",
+    "effective_kernel_size",
+    "extra_padding",
+    "output_frames",
+    "pad1d",
+    "split_padding",
+    "startup_length",
+    "total_padding",
+    "transpose_trim",
+]
+
+PAD_MODES = ("constant", "reflect", "replicate")
+
+
+def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
+    """Span of a dilated kernel: ``(k - 1) * d + 1``."""
+    return (kernel_size - 1) * dilation + 1
+
+
+def total_padding(kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
+    """Fixed padding so that ``T`` samples give ``T / stride`` frames: ``k_eff - stride``."""
+    pad = effective_kernel_size(kernel_size, dilation) - stride
+    if pad < 0:
+        raise ValueError(
+            f"effective kernel size {effective_kernel_size(kernel_size, dilation)} is smaller "
+            f"than the stride {stride}: some input samples would be skipped"
+        )
+    return pad
+
+
+def extra_padding(length: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
+    """Right padding that completes the last frame of a ``length``-sample input.
+
+    EnCodec's formula with the effective kernel (EnCodec uses the raw kernel, which only
+    differs when stride > 1 and dilation > 1, a combination SEANet never uses).
+    With the fixed padding above this is ``(-length) % stride``.
+    """
+    k_eff = effective_kernel_size(kernel_size, dilation)
+    pad = total_padding(kernel_size, stride, dilation)
+    n_frames = -((k_eff - pad - length) // stride) + 1  # ceil((length + pad - k_eff) / s) + 1
+    ideal_length = (n_frames - 1) * stride + k_eff - pad
+    return max(ideal_length - length, 0)
+
+
+def output_frames(length: int, stride: int) -> int:
+    """Frames produced from ``length`` samples: ``ceil(length / stride)``."""
+    return -(-length // stride)
+
+
+def split_padding(padding: int, causal: bool) -> tuple[int, int]:
+    """(left, right) split of the fixed padding: all left if causal, else right gets the floor."""
+    if causal:
+        return padding, 0
+    right = padding // 2
+    return padding - right, right
+
+
+def transpose_trim(
+    kernel_size: int, stride: int, causal: bool, trim_right_ratio: float = 1.0
+) -> tuple[int, int]:
+    """(left, right) samples a transposed conv drops so ``F`` frames give ``F * stride`` samples."""
+    pad = total_padding(kernel_size, stride)
+    if not causal:
+        return split_padding(pad, causal=False)
+    right = math.ceil(pad * trim_right_ratio)  # ceil, as EnCodec
+    return pad - right, right
+
+
+def startup_length(left: int, right: int, stride: int, pad_mode: str) -> int:
+    """Inputs a streaming conv waits for before it can apply its left padding.
+
+    Reflect needs ``x[1..left]`` and, so that the final right reflection is always legal, at
+    least ``right + stride`` samples; replicate needs ``x[0]``; zeros need nothing.
+    """
+    if pad_mode == "reflect":
+        return max(left + 1, right + stride)
+    if pad_mode == "replicate":
+        return 1
+    return 0
+
+
+def pad1d(x: Tensor, left: int, right: int, mode: str = "constant") -> Tensor:
+    """``F.pad`` on the time axis, with EnCodec's rule for reflecting a too-short input.
+
+    If ``x`` is not longer than the reflection, it is first extended with zeros on the right
+    (and those are cut again afterwards), exactly as EnCodec does.
+    """
+    if mode != "reflect":
+        return F.pad(x, (left, right), mode=mode)
+    length = x.shape[-1]
+    widest = max(left, right)
+    grow = widest - length + 1 if length <= widest else 0
+    padded = F.pad(F.pad(x, (0, grow)), (left, right), mode="reflect")
+    return padded[..., : padded.shape[-1] - grow]
+
+
+def _check_pad_mode(pad_mode: str) -> None:
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"unknown pad_mode {pad_mode!r}; expected one of {PAD_MODES}")
+
+
+def _cat(a: Tensor | None, b: Tensor) -> Tensor:
+    return b if a is None else torch.cat([a, b], dim=-1)
+
+
+@dataclass
+class ConvState(State):
+    """History of a ``StreamingConv1d``.
+
+    ``pending``: raw inputs held before start-up (reflect needs ``left + 1`` of them);
+    ``buffer``: the padded stream from the next frame's first sample (shorter than a kernel);
+    ``tail``: last real inputs, to reflect or replicate at the end; ``seen``: inputs so far.
+    """
+
+    pending: Tensor | None = None
+    buffer: Tensor | None = None
+    tail: Tensor | None = None
+    seen: int = 0
+
+
+class StreamingConv1d(StreamingModule[ConvState]):
+    """Conv1d with EnCodec's padding that streams chunks of any size: ``[B, C_in, T]``.
+
+    Offline output is ``[B, C_out, ceil(T / stride)]``. The wrapped ``nn.Conv1d`` is ``self.conv``
+    (EnCodec's ``conv.conv``), optionally weight-normalised.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        *,
+        causal: bool = False,
+        pad_mode: str = "reflect",
+        norm: str = "none",
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_pad_mode(pad_mode)
+        conv = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride, dilation=dilation, bias=bias
+        )
+        self.conv = apply_norm(conv, norm)
+        self.input_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size, self.stride, self.dilation = kernel_size, stride, dilation
+        self.causal = causal
+        self.pad_mode = pad_mode
+        self.k_eff = effective_kernel_size(kernel_size, dilation)
+        self.left, self.right = split_padding(total_padding(kernel_size, stride, dilation), causal)
+        self.startup = startup_length(self.left, self.right, stride, pad_mode)
+
+    def extra_repr(self) -> str:
+        return f"causal={self.causal}, pad_mode={self.pad_mode!r}"
+
+    def check_streamable(self) -> None:
+        if not self.causal:
+            raise ValueError(
+                "non-causal model cannot stream; StreamingConv1d(kernel_size="
+                f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}) has "
+                "causal=False: build the model with causal=True or run it offline"
+            )
+
+    def init_state(self, batch_size: int) -> ConvState:
+        return ConvState(batch_size=batch_size)
+
+    def step(self, x: Tensor, state: ConvState) -> Tensor:
+        state.seen += x.shape[-1]
+        if self.pad_mode != "constant":
+            # right + stride real samples are enough for any final reflection / replication.
+            state.tail = _cat(state.tail, x)[..., -(self.right + self.stride) :]
+        if state.buffer is None:
+            state.pending = _cat(state.pending, x)
+            if state.pending.shape[-1] < self.startup or state.pending.shape[-1] == 0:
+                if not state.final:
+                    return self._no_output(x)
+                return self._whole_stream(state.pending)
+            state.buffer = F.pad(state.pending, (self.left, 0), mode=self.pad_mode)
+            state.pending = None
+        else:
+            state.buffer = torch.cat([state.buffer, x], dim=-1)
+        if state.final:
+            state.buffer = self._pad_right(state.buffer, state)
+        return self._emit(state)
+
+    def _no_output(self, x: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[0], self.out_channels, 0)
+
+    def _whole_stream(self, x: Tensor) -> Tensor:
+        """Final call before start-up: the whole (short) stream is in hand; pad as offline."""
+        if x.shape[-1] == 0:
+            return self._no_output(x)
+        extra = extra_padding(x.shape[-1], self.kernel_size, self.stride, self.dilation)
+        return self.conv(pad1d(x, self.left, self.right + extra, self.pad_mode))
+
+    def _pad_right(self, buffer: Tensor, state: ConvState) -> Tensor:
+        """Append the end-of-stream padding: fixed right part + extra from the length seen."""
+        size = self.right + extra_padding(state.seen, self.kernel_size, self.stride, self.dilation)
+        if size == 0:  # the common offline case: no copy
+            return buffer
+        if self.pad_mode == "constant" or state.tail is None:
+            return F.pad(buffer, (0, size))
+        # Reflect / replicate the last real samples, kept in `tail` since they may be consumed.
+        pad = F.pad(state.tail, (0, size), mode=self.pad_mode)[..., state.tail.shape[-1] :]
+        return torch.cat([buffer, pad], dim=-1)
+
+    def _emit(self, state: ConvState) -> Tensor:
+        """Run the conv on every complete window of the buffer and drop what they consumed."""
+        buffer = state.buffer
+        assert buffer is not None
+        n = (buffer.shape[-1] - self.k_eff) // self.stride + 1
+        if n <= 0:
+            return self._no_output(buffer)
+        y: Tensor = self.conv(buffer[..., : (n - 1) * self.stride + self.k_eff])
+        state.buffer = buffer[..., n * self.stride :]
+        return y
+
+
+@dataclass
+class ConvTransposeState(State):
+    """History of a ``StreamingConvTranspose1d``.
+
+    ``partial``: overlap-add tail ``[B, C_out, k - stride]`` (no bias yet) that later frames
+    still add to; ``skip``: samples still to drop on the left.
+    """
+
+    partial: Tensor | None = None
+    skip: int = 0
+
+
+class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
+    """ConvTranspose1d with EnCodec's trimming, streamable: ``[B, C_in, F] -> [B, C_out, F*s]``.
+
+    Frame ``i`` touches outputs ``[i*s, i*s + k)``, so after ``n`` frames the first ``n*s`` outputs
+    are final and the overlap is kept for the next chunk. When causal, ``trim_right_ratio``
+    splits the trimmed ``k - s`` samples between right (dropped at flush) and left (dropped at
+    start). The wrapped module is ``self.convtr`` (EnCodec's ``convtr.convtr``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        *,
+        causal: bool = False,
+        norm: str = "none",
+        trim_right_ratio: float = 1.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if not causal and trim_right_ratio != 1.0:
+            raise ValueError("trim_right_ratio != 1.0 only makes sense for causal convolutions")
+        if not 0.0 <= trim_right_ratio <= 1.0:
+            raise ValueError(f"trim_right_ratio must be in [0, 1], got {trim_right_ratio}")
+        convtr = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, bias=bias)
+        self.convtr = apply_norm(convtr, norm)
+        self.input_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size, self.stride = kernel_size, stride
+        self.causal = causal
+        self.trim_right_ratio = trim_right_ratio
+        self.overlap = total_padding(kernel_size, stride)
+        self.left, self.right = transpose_trim(kernel_size, stride, causal, trim_right_ratio)
+
+    def extra_repr(self) -> str:
+        return f"causal={self.causal}, trim=({self.left}, {self.right})"
+
+    def check_streamable(self) -> None:
+        if not self.causal:
+            raise ValueError(
+                "non-causal model cannot stream; StreamingConvTranspose1d(kernel_size="
+                f"{self.kernel_size}, stride={self.stride}) has causal=False: build the model "
+                "with causal=True or run it offline"
+            )
+
+    def init_state(self, batch_size: int) -> ConvTransposeState:
+        return ConvTransposeState(batch_size=batch_size, skip=self.left)
+
+    def step(self, x: Tensor, state: ConvTransposeState) -> Tensor:
+        n = x.shape[-1]
+        out = x.new_zeros(x.shape[0], self.out_channels, 0)
+        if n > 0:
+            y = F.conv_transpose1d(x, self.convtr.weight, None, self.stride)
+            if state.partial is not None:
+                y = torch.cat([y[..., : self.overlap] + state.partial, y[..., self.overlap :]], -1)
+            out, state.partial = y[..., : n * self.stride], y[..., n * self.stride :]
+        if state.final and state.partial is not None:
+            # The last frame's overlap, minus what the right trim removes.
+            out = torch.cat([out, state.partial[..., : self.overlap - self.right]], dim=-1)
+            state.partial = None
+        if state.skip > 0:
+            dropped = min(state.skip, out.shape[-1])
+            out, state.skip = out[..., dropped:], state.skip - dropped
+        bias = self.convtr.bias
+        return out if bias is None else out + bias[:, None]

@@ -1,0 +1,44 @@
+"""Streaming LSTM block with a skip connection (EnCodec's SLSTM), convolutional layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from codec.streaming import State, StreamingModule
+
+__all__ = ["LSTMState", "StreamingLSTM"]
+
+
+@dataclass
+class LSTMState(State):
+    """``(h, c)``, each ``[num_layers, B, C]``; ``None`` until the first frame (zeros)."""
+
+    hidden: tuple[Tensor, Tensor] | None = None
+
+
+class StreamingLSTM(StreamingModule[LSTMState]):
+    """LSTM over time with ``y = lstm(x) + x``: ``[B, C, T] -> [B, C, T]``.
+
+    Strictly causal and frame-synchronous, so streaming only carries the hidden state; a flush
+    emits nothing extra. Parameter names match EnCodec's ``SLSTM`` (``lstm.weight_ih_l0``, ...).
+    """
+
+    def __init__(self, dimension: int, num_layers: int = 2, skip: bool = True) -> None:
+        super().__init__()
+        self.input_channels = dimension
+        self.skip = skip
+        self.lstm = nn.LSTM(dimension, dimension, num_layers)
+
+    def init_state(self, batch_size: int) -> LSTMState:
+        return LSTMState(batch_size=batch_size)
+
+    def step(self, x: Tensor, state: LSTMState) -> Tensor:
+        if x.shape[-1] == 0:
+            return x
+        seq = x.permute(2, 0, 1)  # [T, B, C]: nn.LSTM is time-major here, as in EnCodec
+        y, state.hidden = self.lstm(seq, state.hidden)
+        if self.skip:
+            y = y + seq
+        return y.permute(1, 2, 0)

@@ -1,0 +1,268 @@
+"""Padding maths, streaming == offline, causality and EnCodec parity for the convolutions."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+import warnings
+from typing import Any
+
+import pytest
+import torch
+
+from codec.nn.conv import (
+    StreamingConv1d,
+    StreamingConvTranspose1d,
+    effective_kernel_size,
+    extra_padding,
+    output_frames,
+    pad1d,
+    split_padding,
+    startup_length,
+    total_padding,
+    transpose_trim,
+)
+from codec.streaming import run_chunked, streaming
+
+
+def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
+    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
+    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
+    err = (got - want).abs().max().item() if got.numel() else 0.0
+    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
+
+
+ATOL = 1e-5
+
+
+def _encodec_modules() -> Any:
+    """Import ``encodec.modules`` with a throw-away torchaudio stand-in (it does not import)."""
+    stub = "torchaudio" not in sys.modules
+    if stub:
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pytest.importorskip("encodec.modules")
+    finally:
+        if stub:
+            del sys.modules["torchaudio"]
+
+
+def _chunk_sweeps(hop: int, seed: int = 0) -> list[list[int]]:
+    """1 sample, primes, < hop, = hop, several frames, random sizes (zeros included)."""
+    gen = torch.Generator().manual_seed(seed)
+    rand = [int(v) for v in torch.randint(0, 3 * hop + 3, (16,), generator=gen)]
+    sizes = [[1], [2], [3], [7], [max(hop - 1, 1)], [hop], [hop + 1], [3 * hop + 2], rand]
+    return [s for i, s in enumerate(sizes) if s not in sizes[:i]]
+
+
+# ---------------------------------------------------------------- padding maths
+
+
+def test_effective_kernel_and_total_padding() -> None:
+    assert effective_kernel_size(3, 1) == 3
+    assert effective_kernel_size(3, 4) == 9
+    assert total_padding(7) == 6
+    assert total_padding(8, stride=4) == 4
+    assert total_padding(3, dilation=2) == 4
+    with pytest.raises(ValueError, match="smaller than the stride"):
+        total_padding(1, stride=2)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation"), [(4, 2, 1), (10, 5, 1), (3, 1, 3), (3, 3, 1)]
+)
+def test_extra_padding_completes_last_frame(kernel: int, stride: int, dilation: int) -> None:
+    pad = total_padding(kernel, stride, dilation)
+    k_eff = effective_kernel_size(kernel, dilation)
+    for length in range(0, 30):
+        extra = extra_padding(length, kernel, stride, dilation)
+        assert extra == (-length) % stride
+        padded = length + pad + extra
+        if length:
+            assert (padded - k_eff) % stride == 0  # no sample left out of the last window
+            assert (padded - k_eff) // stride + 1 == output_frames(length, stride)
+
+
+def test_extra_padding_matches_encodec() -> None:
+    conv = _encodec_modules().conv
+    for kernel, stride, length in itertools.product([1, 2, 4, 7, 8], [1, 2, 4], range(1, 20)):
+        if kernel < stride:
+            continue
+        x = torch.zeros(1, 1, length)
+        pad = total_padding(kernel, stride)
+        ref = conv.get_extra_padding_for_conv1d(x, kernel, stride, pad)
+        assert extra_padding(length, kernel, stride) == ref
+
+
+def test_output_frames() -> None:
+    assert [output_frames(t, 4) for t in range(0, 10)] == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
+
+
+def test_split_padding_and_transpose_trim() -> None:
+    assert split_padding(5, causal=True) == (5, 0)
+    assert split_padding(5, causal=False) == (3, 2)
+    assert transpose_trim(8, 4, causal=True) == (0, 4)
+    assert transpose_trim(8, 4, causal=True, trim_right_ratio=0.5) == (2, 2)
+    assert transpose_trim(10, 5, causal=True, trim_right_ratio=0.5) == (2, 3)  # ceil on right
+    assert transpose_trim(10, 5, causal=False) == (3, 2)
+
+
+def test_startup_length() -> None:
+    assert startup_length(6, 0, 1, "constant") == 0
+    assert startup_length(6, 0, 1, "replicate") == 1
+    assert startup_length(6, 0, 1, "reflect") == 7  # x[1..6] and x[0]
+    assert startup_length(0, 0, 4, "reflect") == 4
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate"])
+def test_pad1d_matches_encodec_on_short_inputs(mode: str) -> None:
+    ref = _encodec_modules().conv.pad1d
+    torch.manual_seed(0)
+    for length, left, right in itertools.product([1, 2, 3, 6], [0, 2, 6], [0, 1, 5]):
+        x = torch.randn(2, 3, length)
+        assert_close(pad1d(x, left, right, mode), ref(x, (left, right), mode))
+
+
+# ---------------------------------------------------------------- Conv1d
+
+CONV_CASES = [
+    (k, s, d)
+    for k, s, d in itertools.product([1, 3, 4, 7], [1, 2, 3], [1, 2])
+    if effective_kernel_size(k, d) >= s
+]
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "replicate"])
+@pytest.mark.parametrize(("kernel", "stride", "dilation"), CONV_CASES)
+def test_conv_streaming_equals_offline(
+    kernel: int, stride: int, dilation: int, pad_mode: str
+) -> None:
+    torch.manual_seed(kernel * 100 + stride * 10 + dilation)
+    conv = StreamingConv1d(2, 3, kernel, stride, dilation, causal=True, pad_mode=pad_mode)
+    for length in (1, 2, 5, 29):
+        x = torch.randn(2, 2, length)
+        ref = conv(x)
+        assert ref.shape == (2, 3, output_frames(length, stride))
+        for sizes in _chunk_sweeps(stride, seed=length):
+            got = run_chunked(conv, x, sizes)
+            assert_close(got, ref, ATOL, f"T={length} {sizes}")
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (4, 2), (10, 5)])
+def test_conv_constant_emits_each_frame_as_soon_as_complete(kernel: int, stride: int) -> None:
+    torch.manual_seed(0)
+    conv = StreamingConv1d(1, 2, kernel, stride, causal=True, pad_mode="constant")
+    x = torch.randn(1, 1, 6 * stride)
+    with streaming(conv, 1):
+        emitted = 0
+        for t in range(x.shape[-1]):
+            emitted += conv(x[..., t : t + 1]).shape[-1]
+            assert emitted == (t + 1) // stride
+
+
+def test_conv_reflect_start_up_delay_then_steady() -> None:
+    torch.manual_seed(0)
+    conv = StreamingConv1d(1, 1, 7, causal=True, pad_mode="reflect")  # left padding 6
+    x = torch.randn(1, 1, 20)
+    with streaming(conv, 1):
+        counts = [conv(x[..., t : t + 1]).shape[-1] for t in range(20)]
+    assert counts[:6] == [0] * 6  # waits for x[0..6]
+    assert counts[6] == 7 and counts[7:] == [1] * 13
+
+
+@pytest.mark.parametrize(("kernel", "stride", "dilation"), [(7, 1, 1), (3, 1, 4), (8, 4, 1)])
+def test_conv_causality(kernel: int, stride: int, dilation: int) -> None:
+    torch.manual_seed(0)
+    conv = StreamingConv1d(2, 2, kernel, stride, dilation, causal=True, pad_mode="constant")
+    x = torch.randn(1, 2, 40)
+    for t0 in (1, 9, 24):
+        y = x.clone()
+        y[..., t0:] = torch.randn_like(y[..., t0:])
+        past = t0 // stride  # frames whose window ends before t0
+        assert_close(conv(x)[..., :past], conv(y)[..., :past], 0)
+        assert not torch.allclose(conv(x)[..., past:], conv(y)[..., past:])
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "replicate"])
+def test_conv_matches_encodec(causal: bool, pad_mode: str) -> None:
+    em = _encodec_modules()
+    torch.manual_seed(0)
+    for kernel, stride, dilation in [(7, 1, 1), (3, 1, 2), (4, 2, 1), (10, 5, 1), (1, 1, 1)]:
+        ref = em.SConv1d(2, 3, kernel, stride, dilation, causal=causal, pad_mode=pad_mode)
+        ours = StreamingConv1d(2, 3, kernel, stride, dilation, causal=causal, pad_mode=pad_mode)
+        ours.conv.load_state_dict(ref.conv.conv.state_dict())
+        for length in (1, 2, 3, 8, 31):
+            x = torch.randn(2, 2, length)
+            assert_close(ours(x), ref(x), 1e-6)
+
+
+def test_conv_non_causal_refuses_streaming() -> None:
+    conv = StreamingConv1d(1, 1, 3, causal=False)
+    with pytest.raises(ValueError, match="non-causal model cannot stream"), streaming(conv, 1):
+        pass
+
+
+def test_conv_rejects_unknown_pad_mode() -> None:
+    with pytest.raises(ValueError, match="pad_mode"):
+        StreamingConv1d(1, 1, 3, pad_mode="circular")
+
+
+# ---------------------------------------------------------------- ConvTranspose1d
+
+TR_CASES = [(k, s) for k, s in itertools.product([1, 2, 4, 5, 7], [1, 2, 3]) if k >= s]
+
+
+@pytest.mark.parametrize("trim_right_ratio", [1.0, 0.5, 0.0])
+@pytest.mark.parametrize(("kernel", "stride"), TR_CASES)
+def test_convtr_streaming_equals_offline(kernel: int, stride: int, trim_right_ratio: float) -> None:
+    torch.manual_seed(kernel * 10 + stride)
+    convtr = StreamingConvTranspose1d(
+        3, 2, kernel, stride, causal=True, trim_right_ratio=trim_right_ratio
+    )
+    for frames in (1, 2, 11):
+        x = torch.randn(2, 3, frames)
+        ref = convtr(x)
+        assert ref.shape == (2, 2, frames * stride)
+        for sizes in _chunk_sweeps(2, seed=frames):
+            got = run_chunked(convtr, x, sizes)
+            assert_close(got, ref, ATOL, f"F={frames} {sizes}")
+
+
+def test_convtr_causality_and_latency() -> None:
+    torch.manual_seed(0)
+    convtr = StreamingConvTranspose1d(2, 2, 8, 4, causal=True)
+    x = torch.randn(1, 2, 10)
+    with streaming(convtr, 1):  # trim_right_ratio=1: each frame yields `stride` samples at once
+        assert all(convtr(x[..., f : f + 1]).shape[-1] == 4 for f in range(10))
+    for f0 in (1, 5):
+        y = x.clone()
+        y[..., f0:] = torch.randn_like(y[..., f0:])
+        past = f0 * 4
+        assert_close(convtr(x)[..., :past], convtr(y)[..., :past], 0)
+
+
+@pytest.mark.parametrize(("causal", "trim"), [(True, 1.0), (True, 0.5), (False, 1.0)])
+def test_convtr_matches_encodec(causal: bool, trim: float) -> None:
+    em = _encodec_modules()
+    torch.manual_seed(0)
+    for kernel, stride in [(4, 2), (10, 5), (3, 1), (16, 8)]:
+        ref = em.SConvTranspose1d(3, 2, kernel, stride, causal=causal, trim_right_ratio=trim)
+        ours = StreamingConvTranspose1d(3, 2, kernel, stride, causal=causal, trim_right_ratio=trim)
+        ours.convtr.load_state_dict(ref.convtr.convtr.state_dict())
+        for frames in (1, 2, 9):
+            x = torch.randn(2, 3, frames)
+            assert_close(ours(x), ref(x), 1e-6)
+
+
+def test_convtr_argument_checks() -> None:
+    with pytest.raises(ValueError, match="only makes sense for causal"):
+        StreamingConvTranspose1d(1, 1, 4, 2, causal=False, trim_right_ratio=0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        StreamingConvTranspose1d(1, 1, 4, 2, causal=True, trim_right_ratio=1.5)
+    convtr = StreamingConvTranspose1d(1, 1, 4, 2)
+    with pytest.raises(ValueError, match="non-causal model cannot stream"), streaming(convtr, 1):
+        pass
