@@ -13,7 +13,12 @@ def tiny_config(causal: bool = True, pad_mode: str = "constant", groups: int = 2
     return CodecConfig(
         sample_rate=16000,
         seanet=SEANetConfig(
-            dimension=16, n_filters=4, ratios=(4, 2), causal=causal, pad_mode=pad_mode, lstm_layers=1
+            dimension=16,
+            n_filters=4,
+            ratios=(4, 2),
+            causal=causal,
+            pad_mode=pad_mode,
+            lstm_layers=1,
         ),
         quantizer=QuantizerConfig(groups=groups, num_levels=2, codebook_size=32, kmeans_init=False),
         model_id="tiny-test",
@@ -45,7 +50,9 @@ def test_encode_decode_shapes_and_lengths() -> None:
     assert torch.all(audio[1, :, 37:] == 0)
 
 
-@pytest.mark.parametrize("causal,pad_mode", [(True, "constant"), (True, "reflect"), (False, "reflect")])
+@pytest.mark.parametrize(
+    "causal,pad_mode", [(True, "constant"), (True, "reflect"), (False, "reflect")]
+)
 def test_batched_equals_single(causal: bool, pad_mode: str) -> None:
     codec = make_codec(causal=causal, pad_mode=pad_mode)
     torch.manual_seed(1)

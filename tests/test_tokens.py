@@ -32,7 +32,10 @@ def test_round_trip(tmp_path: Path, codebook_size: int) -> None:
     assert torch.equal(back.codes, tokens.codes)
     assert torch.equal(back.lengths, tokens.lengths)
     assert torch.equal(back.num_samples, tokens.num_samples)
-    assert replace(back, codes=tokens.codes, lengths=tokens.lengths, num_samples=tokens.num_samples) == tokens
+    assert (
+        replace(back, codes=tokens.codes, lengths=tokens.lengths, num_samples=tokens.num_samples)
+        == tokens
+    )
 
 
 def test_smallest_dtype() -> None:

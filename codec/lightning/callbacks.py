@@ -42,6 +42,8 @@ class ExportCallback(L.Callback):
         self._export(pl_module, "export_best")
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # A final last.ckpt, so a run stopped by max_steps/max_minutes resumes exactly here.
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt")
         self._export(pl_module, "export")
 
     @rank_zero_only

@@ -76,9 +76,18 @@ class CodecModule(L.LightningModule):
             if optim.weight_ema > 0
             else None
         )
+        self.nonfinite_total: Tensor
         self.register_buffer("nonfinite_total", torch.zeros((), dtype=torch.long))
         self.nonfinite_in_a_row = 0
+        self.frozen_parts: list[str] = []
         self._tick = time.perf_counter()
+
+    def train(self, mode: bool = True) -> CodecModule:
+        """Frozen codec parts stay in eval mode (a frozen quantizer must not update its EMA)."""
+        super().train(mode)
+        for part in self.frozen_parts:
+            getattr(self.codec, part).eval()
+        return self
 
     def _make_balancer(self, loss: LossConfig) -> GradientBalancer | None:
         if not loss.balancer:
@@ -120,7 +129,7 @@ class CodecModule(L.LightningModule):
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch: AudioBatch, batch_idx: int) -> None:
-        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        opt_g, opt_d = self.optimizers()  # type: ignore[misc,attr-defined]
         sch_g, sch_d = self.lr_schedulers()  # type: ignore[misc]
         wav, lengths = batch.wav, batch.lengths
         if not bool(torch.isfinite(wav).all()):

@@ -43,16 +43,20 @@ def _unfreeze(node: Any) -> None:
             _unfreeze(child)
 
 
-def run_training(cfg: DictConfig) -> CodecModule:
-    """Train from a composed Hydra config; user errors exit with one clear line."""
+def run_training(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> CodecModule:
+    """Train from a composed Hydra config; user errors exit with one clear line.
+
+    ``callbacks`` are added to the trainer's (tests use them to inspect the run).
+    """
     try:
-        return _run(OmegaConf.to_object(cfg), OmegaConf.to_yaml(cfg, resolve=True))  # type: ignore[arg-type]
+        typed: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+        return _run(typed, OmegaConf.to_yaml(cfg, resolve=True), callbacks or [])
     except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def _run(cfg: TrainConfig, resolved_yaml: str) -> CodecModule:
+def _run(cfg: TrainConfig, resolved_yaml: str, callbacks: list[L.Callback]) -> CodecModule:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(resolved_yaml)
@@ -68,9 +72,9 @@ def _run(cfg: TrainConfig, resolved_yaml: str) -> CodecModule:
     )
     if cfg.init_from:
         init_weights(module.codec, cfg.init_from)
-    freeze(module.codec, cfg.freeze)
+    freeze(module, cfg.freeze)
     data = CodecDataModule(cfg.data, module.codec.sample_rate, module.codec.hop_length)
-    trainer = build_trainer(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir, callbacks)
     ckpt = resume_path(cfg.resume, run_dir)
     if ckpt is not None:
         log.info("resuming from %s", ckpt)
@@ -78,7 +82,7 @@ def _run(cfg: TrainConfig, resolved_yaml: str) -> CodecModule:
     return module
 
 
-def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
+def build_trainer(cfg: TrainConfig, run_dir: Path, extra: list[L.Callback]) -> L.Trainer:
     t = cfg.trainer
     checkpoints = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -86,6 +90,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
         auto_insert_metric_name=False,
         every_n_train_steps=t.checkpoint_every,
         save_last=True,
+        enable_version_counter=False,
         save_top_k=3,
         monitor="step",
         mode="max",
@@ -94,6 +99,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
         checkpoints,
         ExportCallback(run_dir),
         AudioLoggingCallback(cfg.logger.audio_every, cfg.logger.audio_items),
+        *extra,
     ]
     if t.progress:
         callbacks.append(_progress_bar())
@@ -101,7 +107,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
-        strategy=t.strategy,
+        strategy=make_strategy(t.strategy),
         precision=t.precision,  # type: ignore[arg-type]
         max_steps=t.max_steps,
         max_time=datetime.timedelta(minutes=t.max_minutes) if t.max_minutes > 0 else None,
@@ -117,6 +123,17 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
         enable_model_summary=t.progress,
         use_distributed_sampler=False,
     )
+
+
+def make_strategy(name: str) -> Any:
+    """``ddp`` variants get unused-parameter detection (generator and discriminator steps
+    touch different parameters) and no buffer broadcast (the quantizer all-reduces its own
+    EMA statistics, so codebooks are identical on every rank already)."""
+    if name.startswith("ddp") and name != "ddp_spawn":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=True, broadcast_buffers=False)
+    return name
 
 
 def _progress_bar() -> L.Callback:
@@ -162,13 +179,11 @@ def init_weights(codec: Codec, source: str) -> None:
     codec.load_state_dict(other.state_dict())
 
 
-def freeze(codec: Codec, parts: list[str]) -> None:
-    """Freeze ``encoder`` / ``quantizer`` / ``decoder`` (frozen EMA codebooks stop updating)."""
+def freeze(module: CodecModule, parts: list[str]) -> None:
+    """Freeze ``encoder`` / ``quantizer`` / ``decoder`` of the codec (no gradients; a frozen
+    quantizer also stays in eval mode, so its EMA codebooks stop updating)."""
     for part in parts:
         if part not in ("encoder", "quantizer", "decoder"):
             raise ValueError(f"freeze accepts encoder, quantizer, decoder; got {part!r}")
-        module = getattr(codec, part)
-        module.requires_grad_(False)
-        if part == "quantizer":
-            module.eval()
-            module.train = lambda mode=True: module  # type: ignore[method-assign]
+        getattr(module.codec, part).requires_grad_(False)
+    module.frozen_parts = list(parts)

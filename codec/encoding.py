@@ -1,0 +1,390 @@
+"""Encode many audio files into token files: inputs, length-bucketed batches, resume.
+
+:class:`FileEncoder` is the engine behind ``codec encode``. Files are sorted by duration and
+grouped into padded batches with per-item lengths (``Codec.encode`` guarantees batched ==
+one-by-one); loading and resampling can run in DataLoader worker processes. Existing outputs
+that load and match the model are skipped (resume). Files longer than ``stream_above`` seconds
+are read block by block and fed to a streaming session (bounded memory; causal models only).
+One bad file never stops the others: each failure is reported and counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from codec.audio import (
+    AUDIO_EXTENSIONS,
+    AudioError,
+    AudioInfo,
+    audio_info,
+    convert_channels,
+)
+from codec.audio import load_audio as _load_audio
+from codec.chunked import encode_blocks, encode_padded
+from codec.model import Codec
+from codec.tokens import Tokens, TokensFormatError
+
+__all__ = ["EncodeReport", "FileEncoder", "Job", "collect_inputs", "error_message", "plan_jobs"]
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
+"""Exception types that mean 'this file failed' (AudioError/TokensFormatError are ValueErrors)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to encode: ``source`` audio -> ``output`` token file."""
+
+    source: Path
+    output: Path
+
+
+@dataclass
+class EncodeReport:
+    encoded: int = 0
+    skipped: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def error_message(path: Path | str, exc: BaseException) -> str:
+    """One line for ``exc``, without a leading copy of ``path`` (messages often start with it)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for prefix in (f"{path}: ", f"{path} "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text
+
+
+# ------------------------------------------------------------------------- inputs / outputs
+def collect_inputs(
+    inputs: Sequence[str], extensions: Sequence[str] = AUDIO_EXTENSIONS
+) -> list[tuple[Path, Path]]:
+    """``(file, relative path)`` for files, folders (recursive), ``.txt`` lists, ``.jsonl``
+    manifests. Missing inputs are kept (they fail, with their name, when processed)."""
+    suffixes = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    found: list[tuple[Path, Path]] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            found += [(p, p.relative_to(path)) for p in files if p.is_file()]
+        elif path.suffix.lower() == ".txt" and path.is_file():
+            found += [(p, _relative(p, path.parent)) for p in _read_list(path)]
+        elif path.suffix.lower() == ".jsonl" and path.is_file():
+            from codec.data.manifest import read_manifest
+
+            found += [(r.path, _relative(r.path, path.parent)) for r in read_manifest(path)]
+        else:
+            found.append((path, Path(path.name)))
+    return found
+
+
+def _read_list(listing: Path) -> list[Path]:
+    lines = listing.read_text(encoding="utf-8").splitlines()
+    entries = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return [Path(e) if Path(e).is_absolute() else listing.parent / e for e in entries]
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(path.name)
+
+
+def plan_jobs(found: Iterable[tuple[Path, Path]], output: Path, single: bool) -> list[Job]:
+    """Outputs: ``output`` itself when ``single``, else ``output/<relative path>.tok``.
+    Two inputs with the same output raise ``ValueError``."""
+    jobs: list[Job] = []
+    seen: dict[Path, Path] = {}
+    for source, rel in found:
+        target = output if single else output / rel.with_suffix(".tok")
+        if target in seen:
+            raise ValueError(f"{source} and {seen[target]} would both write {target}")
+        seen[target] = source
+        jobs.append(Job(source, target))
+    return jobs
+
+
+def existing_output_ok(path: Path, codec: Codec, num_codebooks: int) -> bool:
+    """True when ``path`` is a complete token file made by this model at ``num_codebooks``."""
+    try:
+        tokens = Tokens.load(path)
+    except TokensFormatError:
+        return False
+    return (
+        tokens.model_id == codec.config.model_id
+        and tokens.codebook_size == codec.codebook_size
+        and tokens.sample_rate == codec.sample_rate
+        and tokens.groups == codec.groups
+        and tokens.num_codebooks == num_codebooks
+    )
+
+
+# ------------------------------------------------------------------------- loading
+def wav_truncation(path: Path) -> str | None:
+    """A message when a RIFF/WAVE file holds fewer data bytes than its header declares
+    (libsndfile silently reads what is there); None otherwise or when unknown (size 0 or
+    0xFFFFFFFF, as streaming writers leave it)."""
+    if path.suffix.lower() != ".wav":
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if handle.read(12)[8:12] != b"WAVE":
+            return None
+        while True:
+            head = handle.read(8)
+            if len(head) < 8:
+                return None
+            declared = int.from_bytes(head[4:], "little")
+            if head[:4] == b"data":
+                have = size - handle.tell()
+                if 0 < declared < 0xFFFFFFFF and have < declared:
+                    return f"truncated: header declares {declared} data bytes, file holds {have}"
+                return None
+            handle.seek(declared + (declared & 1), 1)
+
+
+def conversion_notices(info: AudioInfo, sample_rate: int, channels: int) -> list[tuple[str, str]]:
+    """``(kind, message)`` for each conversion a file needs to reach the model's format."""
+    notes: list[tuple[str, str]] = []
+    if info.sample_rate != sample_rate:
+        notes.append(
+            (f"rate{info.sample_rate}", f"resampling {info.sample_rate} -> {sample_rate} Hz")
+        )
+    if info.channels != channels:
+        what = "mono" if channels == 1 else f"{channels} channels"
+        notes.append((f"ch{info.channels}", f"mixing {info.channels} channels to {what}"))
+    if info.subtype not in ("PCM_16", "FLOAT"):
+        notes.append((f"fmt{info.subtype}", f"converting {info.subtype} samples to float"))
+    return notes
+
+
+@dataclass
+class Loaded:
+    """A loaded item: ``wav`` [C, T] at the model rate, or ``error``; plus level facts."""
+
+    wav: Tensor | None
+    error: str | None = None
+    full_scale: float = 0.0
+    peak: float = 0.0
+
+
+def load_item(path: Path, sample_rate: int, channels: int) -> Loaded:
+    """Load, mix and resample one file; errors become ``Loaded.error`` (picklable)."""
+    try:
+        wav = _load_audio(path, sample_rate=sample_rate, mono=channels == 1).wav
+        wav = convert_channels(wav, channels)
+    except USER_ERRORS as exc:
+        return Loaded(None, error_message(path, exc))
+    level = wav.abs()
+    return Loaded(wav, None, float((level >= 0.999).float().mean()), float(level.max()))
+
+
+class _BatchSet(Dataset[list[Loaded]]):
+    def __init__(self, batches: list[list[Path]], sample_rate: int, channels: int) -> None:
+        self.batches, self.sample_rate, self.channels = batches, sample_rate, channels
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> list[Loaded]:
+        return [load_item(p, self.sample_rate, self.channels) for p in self.batches[index]]
+
+
+def _identity(x: list[Loaded]) -> list[Loaded]:
+    return x
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------------- the engine
+Notify = Callable[[str, Path, str], None]
+
+
+class FileEncoder:
+    """Encode jobs with one model; ``run`` returns the totals. Hooks report as it goes:
+    ``on_start(total_seconds)``, ``on_progress(seconds)``, ``on_error(path, message)`` and
+    ``on_notice(kind, path, message)`` (``kind`` names the conversion, for de-duplication)."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        num_codebooks: int | None = None,
+        batch_size: int = 16,
+        workers: int = 0,
+        force: bool = False,
+        stream_above: float = 600.0,
+        batch_seconds: float = 30.0,
+        block_seconds: float = 10.0,
+    ) -> None:
+        self.codec = codec
+        self.num_codebooks = codec._check_num_codebooks(num_codebooks)
+        if batch_size < 1 or workers < 0:
+            raise ValueError("batch size must be >= 1 and workers >= 0")
+        self.batch_size, self.workers, self.force = batch_size, workers, force
+        self.stream_above, self.batch_seconds = stream_above, batch_seconds
+        self.block_seconds = block_seconds
+        self.on_error: Callable[[Path, str], None] = lambda path, msg: None
+        self.on_notice: Notify = lambda kind, path, msg: None
+        self.on_progress: Callable[[float], None] = lambda seconds: None
+        self.on_start: Callable[[float], None] = lambda total_seconds: None
+        self.report = EncodeReport()
+
+    def _fail(self, path: Path, message: str) -> None:
+        self.report.failures.append((path, message))
+        self.on_error(path, message)
+
+    def run(self, jobs: Sequence[Job]) -> EncodeReport:
+        self.report = EncodeReport()
+        start = time.perf_counter()
+        short, long = self._plan(jobs)
+        self.on_start(sum(info.duration for _, info in short + long))
+        for job, info in long:
+            self._encode_long(job, info)
+        batches = self._batches(short)
+        for batch, loaded in zip(batches, self._load(batches)):
+            self._encode_batch(batch, loaded)
+        self.report.wall_seconds = time.perf_counter() - start
+        return self.report
+
+    # -- planning
+    def _plan(self, jobs: Sequence[Job]) -> tuple[list[tuple[Job, AudioInfo]], ...]:
+        short: list[tuple[Job, AudioInfo]] = []
+        long: list[tuple[Job, AudioInfo]] = []
+        for job in jobs:
+            if job.output.exists() and not self.force:
+                if existing_output_ok(job.output, self.codec, self.num_codebooks):
+                    self.report.skipped += 1
+                    continue
+                self._fail(job.output, "exists and was not made by this model (use --force)")
+                continue
+            try:
+                info = audio_info(job.source)
+            except AudioError as exc:
+                self._fail(job.source, error_message(job.source, exc))
+                continue
+            problem = "empty audio (0 samples)" if info.frames == 0 else wav_truncation(job.source)
+            if problem:
+                self._fail(job.source, problem)
+                continue
+            self._notice_format(job.source, info)
+            (long if info.duration > self.stream_above else short).append((job, info))
+        short.sort(key=lambda item: (item[1].duration, str(item[0].source)))
+        return short, long
+
+    def _notice_format(self, path: Path, info: AudioInfo) -> None:
+        for kind, message in conversion_notices(info, self.codec.sample_rate, self.codec.channels):
+            self.on_notice(kind, path, message)
+
+    def _batches(self, short: list[tuple[Job, AudioInfo]]) -> list[list[Job]]:
+        """Consecutive runs of similar length, at most ``batch_size`` items and about
+        ``batch_seconds`` of padded audio each."""
+        batches: list[list[Job]] = []
+        current: list[Job] = []
+        for job, info in short:
+            padded = info.duration * (len(current) + 1)
+            if current and (len(current) >= self.batch_size or padded > self.batch_seconds):
+                batches.append(current)
+                current = []
+            current.append(job)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _load(self, batches: list[list[Job]]) -> Iterator[list[Loaded]]:
+        paths = [[job.source for job in batch] for batch in batches]
+        data = _BatchSet(paths, self.codec.sample_rate, self.codec.channels)
+        if self.workers == 0:
+            yield from (data[i] for i in range(len(data)))
+            return
+        yield from DataLoader(
+            data,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.workers,
+            collate_fn=_identity,
+            worker_init_fn=_one_thread,
+            prefetch_factor=2,
+        )
+
+    # -- encoding
+    def _encode_batch(self, batch: list[Job], loaded: list[Loaded]) -> None:
+        ready: list[tuple[Job, Tensor]] = []
+        for job, item in zip(batch, loaded):
+            if item.wav is None:
+                self._fail(job.source, item.error or "cannot load")
+            elif item.wav.shape[-1] < self.codec.hop_length:
+                self._fail(
+                    job.source,
+                    f"too short: {item.wav.shape[-1]} samples at {self.codec.sample_rate} Hz, "
+                    f"one frame needs {self.codec.hop_length}",
+                )
+            else:
+                self._notice_level(job.source, item)
+                ready.append((job, item.wav))
+        if not ready:
+            return
+        try:
+            tokens = self._encode([wav for _, wav in ready])
+        except USER_ERRORS as exc:
+            if len(ready) == 1:
+                self._fail(ready[0][0].source, error_message(ready[0][0].source, exc))
+                return
+            for job, wav in ready:  # isolate the bad item
+                self._encode_batch([job], [Loaded(wav)])
+            return
+        for i, (job, wav) in enumerate(ready):
+            self._save(job, tokens.item(i), wav.shape[-1] / self.codec.sample_rate)
+
+    def _encode(self, wavs: list[Tensor]) -> Tokens:
+        return encode_padded(self.codec, wavs, self.num_codebooks)
+
+    def _notice_level(self, path: Path, item: Loaded) -> None:
+        if item.peak > 1.0:
+            db = 20 * np.log10(item.peak)
+            self.on_notice("over", path, f"peaks at {db:+.1f} dBFS (beyond full scale), kept as is")
+        elif item.full_scale > 1e-3:
+            pct = 100 * item.full_scale
+            self.on_notice("clip", path, f"{pct:.1f}% of samples at full scale (clipped input)")
+
+    def _save(self, job: Job, tokens: Tokens, seconds: float) -> None:
+        try:
+            tokens.save(job.output, force=self.force)
+        except USER_ERRORS as exc:
+            self._fail(job.output, error_message(job.output, exc))
+            return
+        self.report.encoded += 1
+        self.report.audio_seconds += seconds
+        self.on_progress(seconds)
+
+    def _encode_long(self, job: Job, info: AudioInfo) -> None:
+        if not self.codec.config.seanet.causal:
+            self._fail(
+                job.source,
+                f"too long for a non-causal model ({info.duration:.0f} s > {self.stream_above:g} s"
+                " limit); split the file, use a causal model or raise --stream-above",
+            )
+            return
+        try:
+            tokens = encode_blocks(
+                self.codec, job.source, info, self.num_codebooks, self.block_seconds
+            )
+        except USER_ERRORS as exc:
+            self._fail(job.source, error_message(job.source, exc))
+            return
+        self._save(job, tokens, info.duration)

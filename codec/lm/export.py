@@ -1,0 +1,390 @@
+"""Export a corpus to token shards (``export_tokens``) and its CLI subcommand ``export-tokens``.
+
+The export is resumable: ``manifest.json`` lists only completed shards and is rewritten after
+each one; on a rerun the completed shards are kept, inputs already in them are skipped, and
+shard files the manifest does not list (a shard interrupted half-way) are removed and redone.
+Utterances are never split across shards, and input order is kept, so a resumed export writes
+the same shards as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from codec.audio import AudioError, load_audio
+from codec.data.manifest import (
+    AudioRecord,
+    read_file_list,
+    read_manifest,
+    records_from_paths,
+    scan_audio_folder,
+)
+from codec.lm.shards import (
+    MANIFEST_NAME,
+    SHARDS_FORMAT,
+    SHARDS_VERSION,
+    code_dtype,
+    read_shard_manifest,
+    shard_name,
+    write_parquet,
+    write_shard,
+    write_shard_manifest,
+)
+from codec.model import Codec
+
+__all__ = ["add_export_parser", "export_tokens", "resolve_inputs", "run_export"]
+
+DEFAULT_SHARD_FRAMES = 1_000_000
+_MANIFEST_SUFFIXES = (".jsonl", ".json")
+_LIST_SUFFIXES = (".txt", ".lst", ".list")
+_COMPAT_KEYS = ("model_id", "sample_rate", "frame_rate", "groups", "levels", "codebook_size")
+
+Input = str | os.PathLike[str] | AudioRecord
+
+
+def resolve_inputs(inputs: Input | Iterable[Input]) -> list[AudioRecord]:
+    """Records for a folder (scanned recursively), a JSONL manifest, a text file list, an audio
+    file, an :class:`AudioRecord`, or a list of these. Duplicates are dropped, order is kept."""
+    if isinstance(inputs, (str, os.PathLike, AudioRecord)):
+        inputs = [inputs]
+    records: list[AudioRecord] = []
+    for item in inputs:
+        if isinstance(item, AudioRecord):
+            records.append(item)
+            continue
+        path = Path(item)
+        if path.is_dir():
+            records += scan_audio_folder(path)
+        elif not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        elif path.suffix.lower() in _MANIFEST_SUFFIXES:
+            records += read_manifest(path)
+        elif path.suffix.lower() in _LIST_SUFFIXES:
+            records += read_file_list(path)
+        else:
+            records += records_from_paths([path], skip_unreadable=False)
+    seen: set[str] = set()
+    unique = []
+    for record in records:
+        key = _source(record)
+        if key not in seen:
+            seen.add(key)
+            unique.append(record)
+    return unique
+
+
+def _source(record: AudioRecord) -> str:
+    return str(Path(record.path).resolve())
+
+
+class _AudioSet(Dataset):
+    """Loads each record at the model's rate and channel count; a failure yields the reason."""
+
+    def __init__(self, records: Sequence[AudioRecord], sample_rate: int, channels: int) -> None:
+        self.records, self.sample_rate, self.channels = records, sample_rate, channels
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | str]:
+        try:
+            audio = load_audio(self.records[i].path, self.sample_rate, mono=self.channels == 1)
+        except AudioError as exc:
+            return i, str(exc)
+        wav = audio.wav
+        if wav.shape[0] != self.channels:
+            wav = wav[:1].expand(self.channels, -1)
+        return i, wav
+
+
+def _collate(batch: list[tuple[int, torch.Tensor | str]]) -> list[tuple[int, torch.Tensor | str]]:
+    return batch
+
+
+def _header(codec: Codec, k: int, shard_frames: int) -> dict[str, Any]:
+    return {
+        "format": SHARDS_FORMAT,
+        "format_version": SHARDS_VERSION,
+        "model_id": codec.config.model_id,
+        "sample_rate": codec.sample_rate,
+        "frame_rate": codec.frame_rate,
+        "hop_length": codec.hop_length,
+        "groups": codec.groups,
+        "levels": k // codec.groups,
+        "num_codebooks": k,
+        "codebook_size": codec.codebook_size,
+        "codebook_sizes": [codec.codebook_size] * k,
+        "dtype": code_dtype(codec.codebook_size).name,
+        "shard_frames": shard_frames,
+        "shards": [],
+        "skipped": [],
+        "complete": False,
+    }
+
+
+def _is_ours(path: Path) -> bool:
+    name = path.name.lstrip(".")
+    return name.startswith("shard-") or name.startswith(MANIFEST_NAME)
+
+
+def _prepare_dir(out: Path, header: dict[str, Any], force: bool) -> dict[str, Any]:
+    """The manifest to continue from: a fresh one, or the existing one with its complete shards."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = header
+    if (out / MANIFEST_NAME).exists() and not force:
+        old = read_shard_manifest(out)
+        diff = [k for k in _COMPAT_KEYS if old.get(k) != header[k]]
+        if diff:
+            raise ValueError(
+                f"{out} holds shards of another model or layout ({', '.join(diff)} differ); "
+                "use force=True (--force) to start over"
+            )
+        manifest = {**old, "shard_frames": header["shard_frames"], "complete": False}
+        manifest["shards"] = [
+            s
+            for s in old["shards"]
+            if (out / s["codes"]).is_file() and (out / s["index"]).is_file()
+        ]
+        if len(manifest["shards"]) < len(old["shards"]):
+            warnings.warn(f"{out}: some listed shards are missing and will be redone", stacklevel=3)
+        manifest["skipped"] = []
+    keep = {f for s in manifest["shards"] for f in (s["codes"], s["index"], s.get("parquet"))}
+    for path in out.iterdir():  # partial shards, temp files, or everything when forced
+        if (
+            path.is_file()
+            and _is_ours(path)
+            and path.name not in keep
+            and path.name != MANIFEST_NAME
+        ):
+            path.unlink()
+    write_shard_manifest(out, manifest)
+    return manifest
+
+
+def export_tokens(
+    codec: Codec,
+    inputs: Input | Iterable[Input],
+    out_dir: str | os.PathLike[str],
+    num_codebooks: int | None = None,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    shard_size: int = DEFAULT_SHARD_FRAMES,
+    force: bool = False,
+    device: str | torch.device | None = None,
+    parquet: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
+
+    ``inputs``: see :func:`resolve_inputs`. ``num_codebooks`` keeps the first levels of each
+    group (default: all). ``shard_size``: frames per shard (a shard closes once it holds at
+    least this many). Audio loads in ``num_workers`` DataLoader workers; the model runs on
+    ``device`` (default: CUDA when available, else CPU; the codec is moved there). ``parquet``
+    also writes a ``.parquet`` per shard when pyarrow is installed (a warning otherwise).
+    ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
+    files are skipped with a warning and listed under ``skipped``.
+    """
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive number of frames, got {shard_size!r}")
+    if batch_size < 1 or num_workers < 0:
+        raise ValueError(
+            f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
+        )
+    k = codec._check_num_codebooks(num_codebooks)
+    records = resolve_inputs(inputs)
+    if parquet and not _has_pyarrow():
+        warnings.warn("pyarrow is not installed: Parquet output skipped", stacklevel=2)
+        parquet = False
+    out = Path(out_dir)
+    manifest = _prepare_dir(out, _header(codec, k, shard_size), force)
+    done = {it["source"] for s in manifest["shards"] for it in s["items"]}
+    todo = [r for r in records if _source(r) not in done]
+    say = log or (lambda _msg: None)
+    say(
+        f"{len(records) - len(todo)} of {len(records)} inputs already exported; encoding {len(todo)}"
+    )
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else codec.device))
+    codec.to(device).eval()
+    writer = _ShardWriter(out, manifest, np.dtype(manifest["dtype"]), shard_size, parquet, say)
+    loader = DataLoader(
+        _AudioSet(todo, codec.sample_rate, codec.channels),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+    )
+    for batch in loader:
+        for i, codes, n in _encode_batch(codec, batch, k, todo, manifest["skipped"]):
+            writer.add(todo[i], codes, n)
+    writer.flush()
+    manifest["complete"] = True
+    write_shard_manifest(out, manifest)
+    say(f"wrote {len(manifest['shards'])} shards, {manifest['num_items']} items to {out}")
+    return manifest
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _encode_batch(
+    codec: Codec,
+    batch: list[tuple[int, torch.Tensor | str]],
+    k: int,
+    records: Sequence[AudioRecord],
+    skipped: list[dict[str, str]],
+) -> list[tuple[int, np.ndarray, int]]:
+    """Encode the loadable, long-enough items of ``batch``: (record index, codes [K, T], samples)."""
+    good: list[tuple[int, torch.Tensor]] = []
+    for i, wav in batch:
+        reason = wav if isinstance(wav, str) else None
+        if isinstance(wav, torch.Tensor) and wav.shape[-1] < codec.hop_length:
+            reason = f"shorter than one frame ({wav.shape[-1]} < {codec.hop_length} samples)"
+        if reason is not None:
+            warnings.warn(f"skipping {records[i].path}: {reason}", stacklevel=3)
+            skipped.append({"source": _source(records[i]), "reason": reason})
+        else:
+            assert isinstance(wav, torch.Tensor)
+            good.append((i, wav))
+    if not good:
+        return []
+    lengths = torch.tensor([w.shape[-1] for _, w in good])
+    wav = torch.zeros(len(good), good[0][1].shape[0], int(lengths.max()))
+    for j, (_, w) in enumerate(good):
+        wav[j, :, : w.shape[-1]] = w
+    tokens = codec.encode(wav, codec.sample_rate, lengths=lengths, num_codebooks=k)
+    codes = tokens.codes.numpy()
+    return [
+        (i, codes[j, :, : int(tokens.lengths[j])], int(tokens.num_samples[j]))
+        for j, (i, _) in enumerate(good)
+    ]
+
+
+class _ShardWriter:
+    """Buffers utterances and writes a shard once ``shard_size`` frames are collected."""
+
+    def __init__(
+        self,
+        out: Path,
+        manifest: dict[str, Any],
+        dtype: np.dtype,
+        shard_size: int,
+        parquet: bool,
+        log: Callable[[str], None],
+    ) -> None:
+        self.out, self.manifest, self.dtype = out, manifest, dtype
+        self.shard_size, self.parquet, self.log = shard_size, parquet, log
+        names = [int(s["name"].split("-")[-1]) for s in manifest["shards"]]
+        self.next_number = max(names, default=-1) + 1
+        self.codes: list[np.ndarray] = []
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, record: AudioRecord, codes: np.ndarray, num_samples: int) -> None:
+        self.codes.append(codes)
+        self.items.append(
+            {
+                "source": _source(record),
+                "duration": round(num_samples / int(self.manifest["sample_rate"]), 6),
+                "num_samples": num_samples,
+                "num_frames": int(codes.shape[1]),
+            }
+        )
+        if sum(c.shape[1] for c in self.codes) >= self.shard_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.codes:
+            return
+        name = shard_name(self.next_number)
+        entry = write_shard(self.out, name, self.codes, self.dtype)
+        if self.parquet:
+            entry["parquet"] = write_parquet(self.out, name, self.items, self.codes)
+        entry["items"] = self.items
+        self.manifest["shards"].append(entry)
+        write_shard_manifest(self.out, self.manifest)  # the shard counts as done from here on
+        self.log(f"{name}: {entry['num_items']} items, {entry['num_frames']} frames")
+        self.next_number += 1
+        self.codes, self.items = [], []
+
+
+# ---------------------------------------------------------------------- CLI
+def add_export_parser(subparsers: Any) -> None:
+    """Register ``export-tokens`` on an ``argparse`` subparsers object (sets ``func``)."""
+    p = subparsers.add_parser(
+        "export-tokens",
+        help="encode a corpus into memory-mappable token shards for LM training",
+        description=(
+            "Encode audio (folders, JSONL manifests, file lists or files) into sharded .npy "
+            "codes + manifest.json. Rerunning resumes: completed shards are kept."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="MANIFEST_OR_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="SHARDS", help="output folder")
+    p.add_argument("--model", required=True, metavar="M", help="exported model folder or preset")
+    p.add_argument("--num-codebooks", type=int, default=None, metavar="K")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N")
+    p.add_argument("--workers", type=int, default=0, metavar="W", help="audio loading workers")
+    p.add_argument(
+        "--shard-frames",
+        type=int,
+        default=DEFAULT_SHARD_FRAMES,
+        metavar="F",
+        help="frames per shard",
+    )
+    p.add_argument("--device", default=None, help="cuda / cpu (default: cuda when available)")
+    p.add_argument("--parquet", action="store_true", help="also write Parquet (needs pyarrow)")
+    p.add_argument("--force", action="store_true", help="discard existing shards, start over")
+    p.set_defaults(func=run_export)
+
+
+def _load_model(spec: str) -> Codec:
+    try:
+        from codec.cli import load_model  # type: ignore[attr-defined]
+    except ImportError:
+        return Codec.from_pretrained(spec)
+    model = load_model(spec)
+    assert isinstance(model, Codec)
+    return model
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run ``export-tokens``; user errors print one line on stderr and return 1."""
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    try:
+        codec = _load_model(args.model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            export_tokens(
+                codec,
+                args.inputs,
+                args.output,
+                num_codebooks=args.num_codebooks,
+                batch_size=args.batch_size,
+                num_workers=args.workers,
+                shard_size=args.shard_frames,
+                force=args.force,
+                device=args.device,
+                parquet=args.parquet,
+                log=log,
+            )
+    except (ValueError, OSError) as exc:  # AudioError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

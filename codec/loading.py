@@ -1,0 +1,122 @@
+"""Load a :class:`~codec.model.Codec` from whatever a user points at.
+
+Accepted specs (the ``--model`` argument of the command line):
+
+- an exported directory (``save_pretrained``: ``config.json`` + ``model.safetensors``);
+- a run folder holding ``export/`` or ``checkpoints/last.ckpt``;
+- a training checkpoint ``runs/x/checkpoints/*.ckpt``: the weights are read with
+  ``torch.load(weights_only=True)`` (no pickle code runs) and the config is rebuilt from the
+  run's ``config.yaml`` two levels up (needs PyYAML, part of ``codec[train]``);
+- ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``.
+
+Every failure is a :class:`ValueError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from codec.config import PRESETS, CodecConfig
+from codec.model import CONFIG_NAME, Codec, check_state_dict
+
+__all__ = ["load_model", "resolve_device"]
+
+_EMA_PREFIX = "weight_ema.module."
+_CODEC_PREFIX = "codec."
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; anything else as torch understands it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"bad device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def load_model(spec: str | os.PathLike[str], device: str = "cpu") -> Codec:
+    """Load a codec from ``spec`` (see the module docstring), in eval mode on ``device``."""
+    model = _load(str(spec))
+    return model.to(resolve_device(device)).eval()
+
+
+def _load(spec: str) -> Codec:
+    name, sep, rest = spec.partition(":")
+    if sep and name in PRESETS and not Path(spec).exists():
+        if not rest:
+            raise ValueError(f"{name}: give the checkpoint path as {name}:PATH")
+        if not Path(rest).exists():
+            raise ValueError(f"{rest}: no such checkpoint for preset {name}")
+        return Codec.from_pretrained(name, path=rest)
+    path = Path(spec)
+    if not path.exists():
+        presets = ", ".join(f"{p}:PATH" for p in PRESETS)
+        raise ValueError(f"{spec}: no such model (a directory, a .ckpt or one of {presets})")
+    if path.is_dir():
+        return _load_dir(path)
+    if path.suffix == ".ckpt":
+        return load_checkpoint(path)
+    if path.name == CONFIG_NAME or path.suffix == ".safetensors":
+        return Codec.from_pretrained(path.parent)
+    raise ValueError(f"{spec}: not a model (expected a directory or a .ckpt file)")
+
+
+def _load_dir(path: Path) -> Codec:
+    if (path / CONFIG_NAME).exists():
+        return Codec.from_pretrained(path)
+    if (path / "export" / CONFIG_NAME).exists():
+        return Codec.from_pretrained(path / "export")
+    if (path / "checkpoints" / "last.ckpt").exists():
+        return load_checkpoint(path / "checkpoints" / "last.ckpt")
+    raise ValueError(f"{path}: no {CONFIG_NAME}, export/ or checkpoints/last.ckpt in this folder")
+
+
+def load_checkpoint(path: Path) -> Codec:
+    """A Lightning training checkpoint -> Codec (weight-EMA copy when the run kept one)."""
+    config = _run_config(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt / foreign files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: cannot read checkpoint ({first})") from None
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a training checkpoint (no state_dict)")
+    prefix = _EMA_PREFIX if any(k.startswith(_EMA_PREFIX) for k in state) else _CODEC_PREFIX
+    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    weights.pop("n_averaged", None)
+    model = Codec(config)
+    check_state_dict(model.state_dict(), weights, str(path))
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def _run_config(ckpt: Path) -> CodecConfig:
+    run_dir = ckpt.resolve().parent.parent
+    config_path = run_dir / "config.yaml"
+    if not config_path.exists():
+        raise ValueError(
+            f"{ckpt}: cannot rebuild the model config, {config_path} not found "
+            "(expected runs/NAME/checkpoints/FILE.ckpt beside runs/NAME/config.yaml)"
+        )
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError(
+            "reading a training checkpoint needs PyYAML: pip install 'codec[train]'"
+        ) from None
+    from codec.lightning.config import codec_config
+
+    try:
+        raw: Any = yaml.safe_load(config_path.read_text())
+        return codec_config(raw)
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ValueError(f"{config_path}: bad run config ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,349 @@
+"""Typed results, layout descriptor and the shared public surface of every quantizer.
+
+``QuantizerBase`` owns the parts that are the same for one VQ, a residual VQ and a grouped
+residual VQ: input checks, the training step (k-means init, one all-reduce, dead-code reset),
+quantizer dropout, metrics and the ``[B, D, T]`` <-> ``[N, D]`` reshapes. Subclasses only say
+how to quantize, encode and decode flat ``[N, D]`` frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from codec.quantize import functional as Fq
+from codec.quantize.codebook import EMACodebook
+from codec.quantize.distributed import World, begin_step, current_world, finish_step, gather_rows
+
+Gain = float | Tensor  # per level: 1.0 / 0.0 for the whole batch, or [N] per frame
+
+
+@dataclass
+class QuantizerOutput:
+    """Result of a quantizer forward pass.
+
+    quantized [B, D, T] (straight-through: gradient to the input is the upstream gradient);
+    codes [B, K, T] int64, group-major; loss: weighted commitment (+ codebook loss in gradient
+    mode), 0-dim; losses: unweighted terms; metrics: detached per-level scalars.
+    """
+
+    quantized: Tensor
+    codes: Tensor
+    loss: Tensor
+    losses: dict[str, Tensor] = field(default_factory=dict)
+    metrics: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuantizerLayout:
+    """How the K = groups * levels code streams of ``[B, K, T]`` are arranged (group-major:
+    stream ``g * levels + l`` is level ``l`` of group ``g``)."""
+
+    groups: int
+    levels: int
+    codebook_size: int
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.groups * self.levels
+
+    def to_dict(self) -> dict[str, int]:
+        return {"groups": self.groups, "levels": self.levels, "codebook_size": self.codebook_size}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantizerLayout:
+        keys = {"groups", "levels", "codebook_size"}
+        if not isinstance(data, dict) or set(data) != keys:
+            raise ValueError(f"layout must be a mapping with keys {sorted(keys)}, got {data!r}")
+        for key in sorted(keys):
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"layout '{key}' must be a positive integer, got {value!r}")
+        return cls(
+            groups=data["groups"], levels=data["levels"], codebook_size=data["codebook_size"]
+        )
+
+
+@dataclass
+class StepPlan:
+    """What one pass does: ``levels`` per group, frame ``weights`` [N] (None = all valid) and
+    each level's output ``gains`` (quantizer dropout)."""
+
+    levels: int
+    weights: Tensor | None
+    gains: list[Gain]
+
+
+@dataclass
+class RunResult:
+    """Flat result of a subclass's quantization: quantized [N, D], codes (one [N] per stream)."""
+
+    quantized: Tensor
+    codes: list[Tensor]
+    commit: Tensor
+    codebook: Tensor | None
+
+
+class Projection(nn.Module):
+    """Linear maps ``dim`` -> ``inner`` and back, or identities when the sizes agree."""
+
+    def __init__(self, dim: int, inner: int) -> None:
+        super().__init__()
+        self.enabled = inner != dim
+        self.inp: nn.Module = nn.Linear(dim, inner) if self.enabled else nn.Identity()
+        self.out: nn.Module = nn.Linear(inner, dim) if self.enabled else nn.Identity()
+
+
+def loss_weights(weights: Tensor | None, gain: Gain) -> Tensor | None:
+    """Per-frame loss weights [N] for a level: valid frames times its dropout gain."""
+    if isinstance(gain, Tensor):
+        return gain if weights is None else gain * weights
+    return weights
+
+
+def apply_gain(q: Tensor, gain: Gain) -> Tensor:
+    return q * gain.unsqueeze(1) if isinstance(gain, Tensor) else q
+
+
+class QuantizerBase(nn.Module):
+    """Public forward / encode / decode on ``[B, D, T]``; subclasses implement the flat parts."""
+
+    #: set False to skip the NaN/inf input check (its only cost is one host sync per call)
+    check_finite: bool = True
+
+    def __init__(
+        self,
+        dim: int,
+        groups: int,
+        num_levels: int,
+        codebook_size: int,
+        commitment_weight: float,
+        codebook_weight: float,
+        dropout_rate: float = 0.0,
+        dropout_per_sample: bool = False,
+    ) -> None:
+        super().__init__()
+        if dim < 1 or groups < 1 or num_levels < 1 or codebook_size < 1:
+            raise ValueError(
+                "dim, groups, num_levels and codebook_size must be >= 1, got "
+                f"{dim}, {groups}, {num_levels}, {codebook_size}"
+            )
+        if not 0.0 <= dropout_rate <= 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}")
+        self.dim, self.groups, self.num_levels = dim, groups, num_levels
+        self._codebook_size = codebook_size
+        self.commitment_weight, self.codebook_weight = commitment_weight, codebook_weight
+        self.dropout_rate, self.dropout_per_sample = dropout_rate, dropout_per_sample
+        #: number of levels each sample kept in the last training step ([B], CPU), for logging
+        self.last_dropout_levels: Tensor | None = None
+
+    # -- to implement ------------------------------------------------------------------------
+    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+        raise NotImplementedError
+
+    def _encode_flat(self, x: Tensor, levels: int) -> list[Tensor]:
+        raise NotImplementedError
+
+    def _decode_flat(self, codes: Tensor, levels: int) -> Tensor:
+        raise NotImplementedError
+
+    def _init_from_data(self, x: Tensor) -> None:
+        raise NotImplementedError
+
+    def _named_codebooks(self, levels: int) -> list[tuple[str, EMACodebook]]:
+        raise NotImplementedError
+
+    # -- description -------------------------------------------------------------------------
+    @property
+    def layout(self) -> QuantizerLayout:
+        return QuantizerLayout(self.groups, self.num_levels, self._codebook_size)
+
+    @property
+    def num_codebooks(self) -> int:
+        return self.groups * self.num_levels
+
+    @property
+    def codebook_size(self) -> int:
+        return self._codebook_size
+
+    # -- public API --------------------------------------------------------------------------
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, num_codebooks: int | None = None
+    ) -> QuantizerOutput:
+        """Quantize ``x`` [B, D, T]; ``mask`` [B, T] bool (True = valid frame) keeps padding out
+        of statistics, losses and metrics. In training mode also updates the codebooks."""
+        levels = self._levels_for(num_codebooks)
+        x_flat, weights = self._flatten(x, mask)
+        batch, _, frames = x.shape
+        named = self._named_codebooks(levels)
+        codebooks = [cb for _, cb in named]
+        world = current_world()
+        if self.training and not all(
+            cb.is_initialized for _, cb in self._named_codebooks(self.num_levels)
+        ):
+            self._kmeans_init(x_flat, weights, world)
+        flat = begin_step(codebooks, world, x_flat.device, self.training)
+        counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
+        try:
+            gains = self._dropout_gains(batch, frames, levels, x.device)
+            run = self._run(x_flat, StepPlan(levels, weights, gains))
+            if self.training:
+                resets = finish_step(codebooks, flat, world)
+            else:
+                resets = [flat.new_zeros(()) for _ in codebooks]
+        finally:
+            for cb in codebooks:
+                cb.pending = None
+        return self._output(x, run, named, counts, resets)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor, num_codebooks: int | None = None) -> Tensor:
+        """Codes [B, K, T] (int64) of ``x`` [B, D, T]; K = ``num_codebooks`` or all."""
+        levels = self._levels_for(num_codebooks)
+        x_flat, _ = self._flatten(x, None)
+        return self._codes_to_bkt(self._encode_flat(x_flat, levels), x.shape[0], x.shape[2])
+
+    @torch.no_grad()
+    def decode(self, codes: Tensor) -> Tensor:
+        """Vectors [B, D, T] for ``codes`` [B, K', T]; K' <= K, a multiple of the groups
+        (fewer levels per group)."""
+        levels = self._check_codes(codes)
+        batch, k, frames = codes.shape
+        flat = codes.transpose(1, 2).reshape(batch * frames, k)
+        out = self._decode_flat(flat, levels)
+        return out.view(batch, frames, self.dim).transpose(1, 2).contiguous()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _levels_for(self, num_codebooks: int | None) -> int:
+        if num_codebooks is None:
+            return self.num_levels
+        n = num_codebooks
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.num_codebooks:
+            raise ValueError(
+                f"num_codebooks must be an int in [1, {self.num_codebooks}], got {n!r}"
+            )
+        if n % self.groups:
+            raise ValueError(f"num_codebooks ({n}) must be a multiple of groups ({self.groups})")
+        return n // self.groups
+
+    def _flatten(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """[B, D, T] -> ([B*T, D] float32 frames, [B*T] weights or None), with checks."""
+        if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[1] != self.dim:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"expected x of shape [B, {self.dim}, T], got {shape}")
+        if not x.is_floating_point():
+            raise ValueError(f"x must be floating point, got {x.dtype}")
+        if self.check_finite and x.numel():
+            # one reduction pass (min/max propagate NaN) instead of isfinite's several
+            lo, hi = torch.aminmax(x)
+            if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
+                raise ValueError("x contains NaN or inf")
+        batch, dim, frames = x.shape
+        flat = x.transpose(1, 2).reshape(batch * frames, dim).float()
+        if mask is None:
+            return flat, None
+        if (
+            not isinstance(mask, Tensor)
+            or mask.dtype != torch.bool
+            or mask.shape != (batch, frames)
+        ):
+            got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask)
+            raise ValueError(f"mask must be a bool tensor of shape [{batch}, {frames}], got {got}")
+        return flat, mask.reshape(batch * frames).to(flat.dtype)
+
+    def _check_codes(self, codes: Tensor) -> int:
+        if not isinstance(codes, Tensor) or codes.ndim != 3:
+            raise ValueError(
+                f"codes must have shape [B, K, T], got {getattr(codes, 'shape', codes)}"
+            )
+        if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+            raise ValueError(f"codes must be an integer tensor, got {codes.dtype}")
+        k = codes.shape[1]
+        if not 1 <= k <= self.num_codebooks or k % self.groups:
+            raise ValueError(
+                f"codes have {k} streams; expected 1..{self.num_codebooks}, "
+                f"a multiple of groups ({self.groups})"
+            )
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(f"codes must lie in [0, {self.codebook_size})")
+        return k // self.groups
+
+    def _codes_to_bkt(self, codes: list[Tensor], batch: int, frames: int) -> Tensor:
+        stacked = torch.stack(codes)  # [K, N]
+        return stacked.view(len(codes), batch, frames).transpose(0, 1).contiguous()
+
+    def _kmeans_init(self, x: Tensor, weights: Tensor | None, world: World) -> None:
+        """Initialise every uninitialised codebook, level by level, on all ranks' valid frames."""
+        with torch.no_grad():
+            local = x if weights is None else x[weights > 0]
+            data = gather_rows(local, world)
+            if data.shape[0] > 0:  # an all-padding batch waits for the next one
+                self._init_from_data(data)
+
+    def _dropout_gains(
+        self, batch: int, frames: int, levels: int, device: torch.device
+    ) -> list[Gain]:
+        """Quantizer dropout: with probability ``dropout_rate`` keep only the first n ~ U{1..L}
+        levels (per batch or per sample). Seeded from the shared update counter, so every rank
+        draws the same numbers without communicating."""
+        if not self.training or self.dropout_rate <= 0 or levels < 2:
+            self.last_dropout_levels = None
+            return [1.0] * levels
+        step = self._named_codebooks(1)[0][1]._updates
+        gen = torch.Generator().manual_seed(0x5EED + 1_000_003 * step)
+        draws = batch if self.dropout_per_sample else 1
+        drop = torch.rand(draws, generator=gen) < self.dropout_rate
+        n = torch.where(drop, torch.randint(1, levels + 1, (draws,), generator=gen), levels)
+        self.last_dropout_levels = n.expand(batch)
+        if not self.dropout_per_sample:
+            kept = int(n[0])  # CPU tensor: no device sync
+            return [1.0 if i < kept else 0.0 for i in range(levels)]
+        per_frame = n.to(device).repeat_interleave(frames)
+        return [(per_frame > i).float() for i in range(levels)]
+
+    def _output(
+        self,
+        x: Tensor,
+        run: RunResult,
+        named: list[tuple[str, EMACodebook]],
+        counts: list[Tensor],
+        resets: list[Tensor],
+    ) -> QuantizerOutput:
+        batch, dim, frames = x.shape
+        quantized = run.quantized.view(batch, frames, dim).transpose(1, 2).contiguous().to(x.dtype)
+        losses = {"vq/commit": run.commit}
+        loss = self.commitment_weight * run.commit
+        if run.codebook is not None:
+            losses["vq/codebook"] = run.codebook
+            loss = loss + self.codebook_weight * run.codebook
+        return QuantizerOutput(
+            quantized=quantized,
+            codes=self._codes_to_bkt(run.codes, batch, frames),
+            loss=loss,
+            losses=losses,
+            metrics=self._metrics(named, counts, resets),
+        )
+
+    def _metrics(
+        self, named: list[tuple[str, EMACodebook]], counts: list[Tensor], resets: list[Tensor]
+    ) -> dict[str, Tensor]:
+        with torch.no_grad():
+            c = torch.stack(counts)  # [L, K], global after the all-reduce in training
+            usage = torch.stack([cb.cluster_usage for _, cb in named])
+            thresholds = torch.tensor([cb.threshold_dead for _, cb in named], device=c.device)
+            dead = usage < thresholds.unsqueeze(1) * usage.mean(1, keepdim=True)
+            values = {
+                "usage": (c > 0).float().mean(1),
+                "entropy": Fq.normalized_entropy(c),
+                "perplexity": Fq.perplexity(c),
+                "dead": dead.float().mean(1),
+                "resets": torch.stack(resets).float(),
+            }
+        return {
+            f"vq/{key}/{name}": vals[i]
+            for key, vals in values.items()
+            for i, (name, _) in enumerate(named)
+        }

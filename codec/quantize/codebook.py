@@ -1,0 +1,237 @@
+"""EMACodebook: one codebook, its sufficient statistics and its dead-code reset."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from codec.quantize import functional as Fq
+
+
+@dataclass
+class PendingUpdate:
+    """Views into the step's flat all-reduce buffer that one codebook writes during forward.
+
+    counts [K]; sums [K, D] (EMA mode only); candidates [W, C, D + 1] (reset steps only): rank
+    r writes up to C candidate vectors plus a validity weight in slot r, the other slots stay
+    zero, so one SUM all-reduce gathers every rank's candidates.
+    """
+
+    counts: Tensor
+    sums: Tensor | None = None
+    candidates: Tensor | None = None
+    rank: int = 0
+    reset: bool = False
+
+
+#: replacement candidates offered per codebook and step, over all ranks together
+MAX_CANDIDATES = 256
+
+
+class EMACodebook(nn.Module):
+    """``codebook_size`` codes of dimension ``dim``, learnt by EMA (default) or by gradient.
+
+    EMA mode keeps the sufficient statistics ``cluster_usage`` [K] and ``embedding_sum`` [K, D]
+    and derives ``embedding`` [K, D] from them. Gradient mode (``ema=False``) makes
+    ``embedding`` a parameter (trained by the codebook loss) and keeps ``cluster_usage`` only for
+    dead-code detection and metrics. A dead code is replaced together with its statistics, so
+    the next EMA re-normalisation keeps the new vector.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        *,
+        normalize: bool = False,
+        ema: bool = True,
+        decay: float = 0.99,
+        epsilon: float = 1e-5,
+        kmeans_init: bool = True,
+        kmeans_iters: int = 10,
+        threshold_dead: float = 0.01,
+        reset_every: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if dim < 1 or codebook_size < 1:
+            raise ValueError(f"dim and codebook_size must be >= 1, got {dim}, {codebook_size}")
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay}")
+        self.dim, self.codebook_size = dim, codebook_size
+        self.normalize, self.ema, self.decay, self.epsilon = normalize, ema, decay, epsilon
+        self.kmeans_iters, self.threshold_dead, self.reset_every = (
+            kmeans_iters,
+            threshold_dead,
+            reset_every,
+        )
+        self.seed = seed
+        generator = torch.Generator().manual_seed(seed)
+        init = torch.randn(codebook_size, dim, generator=generator) / math.sqrt(dim)
+        self.initialized: Tensor
+        self.updates: Tensor
+        self.cluster_usage: Tensor
+        self.embedding_sum: Tensor
+        self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self.register_buffer("cluster_usage", torch.ones(codebook_size))
+        self.embedding: Tensor
+        if ema:
+            self.register_buffer("embedding_sum", init.clone())
+            self.register_buffer("embedding", init)
+        else:
+            self.embedding = nn.Parameter(init)
+        # Python mirrors of the flag and counter, so the hot path never syncs with the device
+        self._initialized = not kmeans_init
+        self._updates = 0
+        self.pending: PendingUpdate | None = None
+        self._search_cache: tuple[Any, Tensor, Tensor] | None = None
+
+    # ----------------------------------------------------------------------------------------
+    # lookup
+    def search_tables(self) -> tuple[Tensor, Tensor]:
+        """Detached embedding [K, D] the search compares against (L2-normalised with
+        ``normalize``) and its squared norms [K]; cached until the embedding changes."""
+        emb = self.embedding.detach()
+        key = (emb.data_ptr(), emb.device, emb._version)
+        if self._search_cache is None or self._search_cache[0] != key:
+            search = F.normalize(emb, dim=1) if self.normalize else emb
+            self._search_cache = (key, search, search.pow(2).sum(1))
+        return self._search_cache[1], self._search_cache[2]
+
+    def nearest(self, x: Tensor) -> Tensor:
+        """Codes [N] of the nearest codes to ``x`` [N, D] (no gradient)."""
+        with torch.no_grad():
+            search, search_sq = self.search_tables()
+            if self.normalize:
+                x = F.normalize(x, dim=1)
+            return Fq.nearest_code(x, search, search_sq)
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        """Code vectors [N, D] for ``codes`` [N]; carries gradient in gradient mode."""
+        return self.embedding.index_select(0, codes)
+
+    # ----------------------------------------------------------------------------------------
+    # training-time updates
+    @property
+    def is_initialized(self) -> bool:
+        return self._initialized
+
+    def reset_due(self) -> bool:
+        """Whether the update at the end of this step also replaces dead codes."""
+        if self.threshold_dead <= 0 or self.reset_every <= 0 or not self._initialized:
+            return False
+        return (self._updates + 1) % self.reset_every == 0
+
+    def pending_numel(self, world_size: int, reset: bool) -> int:
+        """Floats this codebook needs in the step's flat buffer."""
+        k, d = self.codebook_size, self.dim
+        n = k + (k * d if self.ema else 0)
+        if reset:
+            n += world_size * self.candidates_per_rank(world_size) * (d + 1)
+        return n
+
+    def candidates_per_rank(self, world_size: int) -> int:
+        # together the ranks offer up to MAX_CANDIDATES vectors per step (ceil-divided): a
+        # fully dead codebook is rebuilt within a few steps while the all-reduce stays small
+        return -(-min(self.codebook_size, MAX_CANDIDATES) // world_size)
+
+    def attach_pending(
+        self, flat: Tensor, rank: int, world_size: int, reset: bool, counts_only: bool = False
+    ) -> None:
+        """Carve this step's ``PendingUpdate`` views out of ``flat`` (exactly pending_numel, or
+        K floats with ``counts_only``, as eval-mode metrics need)."""
+        k, d = self.codebook_size, self.dim
+        counts, rest = flat[:k], flat[k:]
+        sums = None
+        if self.ema and not counts_only:
+            sums, rest = rest[: k * d].view(k, d), rest[k * d :]
+        cands = None
+        if reset:
+            cands = rest.view(world_size, self.candidates_per_rank(world_size), d + 1)
+        self.pending = PendingUpdate(counts, sums, cands, rank, reset)
+
+    def accumulate(self, x: Tensor, codes: Tensor, weights: Tensor | None) -> None:
+        """Add this step's vectors ``x`` [N, D] (detached) with ``codes`` [N] to the pending
+        statistics; on reset steps also offer random live rows as replacement candidates."""
+        p = self.pending
+        if p is None:
+            raise RuntimeError("accumulate() called outside a quantizer step")
+        with torch.no_grad():
+            if p.sums is None:
+                w = torch.ones_like(codes, dtype=p.counts.dtype) if weights is None else weights
+                p.counts.index_add_(0, codes, w.to(p.counts.dtype))
+            else:
+                out = Fq.SufficientStats(p.counts, p.sums)
+                Fq.batch_statistics(x, codes, self.codebook_size, weights, out=out)
+            if p.candidates is not None:
+                rows, valid = Fq.sample_rows(x, p.candidates.shape[1], weights)
+                p.candidates[p.rank, : rows.shape[0], :-1] = rows
+                p.candidates[p.rank, : rows.shape[0], -1] = valid
+
+    def apply_pending(self) -> Tensor:
+        """Apply the (all-reduced) pending update; returns how many codes were reset (0-dim)."""
+        p = self.pending
+        if p is None:
+            raise RuntimeError("apply_pending() called outside a quantizer step")
+        self.pending = None
+        with torch.no_grad():
+            Fq.ema(self.cluster_usage, p.counts, self.decay, out=self.cluster_usage)
+            if p.sums is not None:
+                Fq.ema(self.embedding_sum, p.sums, self.decay, out=self.embedding_sum)
+            resets = p.counts.new_zeros(())
+            if p.candidates is not None:
+                resets = self._replace_dead(p.candidates)
+            if self.ema:
+                smoothed = Fq.laplace_smoothing(self.cluster_usage, self.epsilon)
+                torch.div(self.embedding_sum, smoothed.unsqueeze(1), out=self.embedding)
+            self.updates += 1
+            self._updates += 1
+        return resets
+
+    def _replace_dead(self, candidates: Tensor) -> Tensor:
+        # interleave the ranks' slots (c0r0, c0r1, ..., c1r0, ...) so no rank is favoured
+        flat = candidates.transpose(0, 1).reshape(-1, self.dim + 1)
+        dead = Fq.dead_code_mask(self.cluster_usage, self.threshold_dead)
+        plan = Fq.plan_replacement(dead, flat[:, :-1], flat[:, -1] > 0)
+        # a fresh code gets the uniform share of usage: far from dead, so it has time to
+        # attract data before the next check, and light enough that data moves it quickly
+        share = self.cluster_usage.sum() / self.codebook_size
+        # statistics first: the centroid derived from them is the new vector, so the EMA
+        # re-normalisation cannot undo the reset (EnCodec's inert reset wrote only the centroid)
+        Fq.apply_replacement_(self.cluster_usage, plan, share.expand(plan.ok.shape[0]))
+        if self.ema:
+            Fq.apply_replacement_(self.embedding_sum, plan, plan.vectors * share)
+        else:
+            Fq.apply_replacement_(self.embedding.data, plan, plan.vectors)
+        return plan.ok.sum().to(self.cluster_usage.dtype)
+
+    def init_from_data(self, x: Tensor) -> None:
+        """k-means initialisation on ``x`` [N, D] (the same on every rank: fixed seed)."""
+        gen = torch.Generator(device=x.device).manual_seed(self.seed)
+        res = Fq.kmeans(
+            x, self.codebook_size, self.kmeans_iters, normalize=self.normalize, generator=gen
+        )
+        with torch.no_grad():
+            self.embedding.copy_(res.centroids)
+            self.cluster_usage.copy_(res.counts)
+            if self.ema:
+                self.embedding_sum.copy_(res.centroids * res.counts.unsqueeze(1))
+            self.initialized.fill_(True)
+        self._initialized = True
+
+    # ----------------------------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args)
+        # refresh the Python mirrors once, at load time
+        self._initialized = bool(self.initialized)
+        self._updates = int(self.updates)
+
+    def extra_repr(self) -> str:
+        mode = "ema" if self.ema else "gradient"
+        return f"dim={self.dim}, codebook_size={self.codebook_size}, {mode}"
