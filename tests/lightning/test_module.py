@@ -1,0 +1,86 @@
+"""CodecModule unit tests: non-finite guard, schedules, generator/discriminator stepping."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from codec.data.collate import AudioBatch
+from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
+from codec.lightning.module import CodecModule, NonFiniteLossError, lr_lambda
+from tests.test_model import tiny_config
+
+
+def batches(poisoned: set[int], count: int) -> list[AudioBatch]:
+    torch.manual_seed(0)
+    out = []
+    for i in range(count):
+        wav = torch.randn(2, 1, 256) * 0.1
+        if i in poisoned:
+            wav[0, 0, 10] = float("nan")
+        out.append(AudioBatch(wav, torch.tensor([256, 200]), torch.arange(2)))
+    return out
+
+
+def make_module(max_nonfinite: int = 5, disc: list[str] | None = None) -> CodecModule:
+    torch.manual_seed(0)
+    return CodecModule(
+        tiny_config(),
+        DiscriminatorConfig(names=disc if disc is not None else ["msd"], filters=2),
+        LossConfig(mel_windows=[32, 64]),
+        OptimConfig(warmup_steps=1, max_nonfinite=max_nonfinite),
+        max_steps=10,
+    )
+
+
+def fit(module: CodecModule, data: list[AudioBatch], max_steps: int) -> L.Trainer:
+    trainer = L.Trainer(
+        max_steps=max_steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(data, batch_size=None))
+    return trainer
+
+
+def test_guard_skips_a_poisoned_batch() -> None:
+    module = make_module()
+    trainer = fit(module, batches({1}, 4), max_steps=3)
+    assert int(module.nonfinite_total) == 1
+    assert trainer.global_step == 3  # 4 batches, one skipped: no optimiser step for it
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_guard_stops_after_too_many_in_a_row() -> None:
+    module = make_module(max_nonfinite=2)
+    with pytest.raises(NonFiniteLossError, match="2 consecutive"):
+        fit(module, batches({0, 1, 2}, 3), max_steps=10)
+
+
+def test_generator_and_discriminator_both_update_and_step_counts_generator() -> None:
+    module = make_module()
+    before_g = [p.detach().clone() for p in module.codec.decoder.parameters()]
+    assert module.disc is not None
+    before_d = [p.detach().clone() for p in module.disc.parameters()]
+    trainer = fit(module, batches(set(), 3), max_steps=3)
+    assert trainer.global_step == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, module.codec.decoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, module.disc.parameters()))
+
+
+def test_lr_schedule() -> None:
+    assert lr_lambda(0, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+    assert lr_lambda(9, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
+    assert lr_lambda(100, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+    mid = lr_lambda(55, 10, 100, "cosine", 0.0)
+    assert mid == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert lr_lambda(50, 0, 100, "none", 0.1) == 1.0
+    with pytest.raises(ValueError, match="decay"):
+        lr_lambda(50, 0, 100, "bogus", 0.1)
