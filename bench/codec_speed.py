@@ -61,9 +61,11 @@ def make_audio(batch: int, seconds: float) -> torch.Tensor:
     return torch.stack([synthetic_speech(seconds, SR, seed=10 + i) for i in range(batch)])
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per function, running them in turn (one warm-up round first)."""
-    for fn in fns.values():
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: bool = True
+) -> dict[str, float]:
+    """Median seconds per function, running them in turn (after one warm-up round)."""
+    for fn in fns.values() if warmup else ():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
@@ -98,6 +100,7 @@ def compare(
                 "fast_dec": lambda: fast.decode(tokens),
             },
             repeats,
+            warmup=wav.shape[0] == 1,  # a batch of 8 runs long enough to need none
         )
     return times, same, diff
 

@@ -225,7 +225,8 @@ def decode_file(codec: Codec, source: Path, target: Path, force: bool, stream_ab
         item = tokens.item(i)
         long = int(item.num_samples[0]) > stream_above * codec.sample_rate
         blocks = decode_blocks(codec, item) if long and codec.config.seanet.causal else None
-        write_audio(name, blocks or [codec.decode(item)[0]], codec.sample_rate, force)
+        audio = blocks or [codec.decode(item)[0]]
+        write_audio(name, audio, codec.sample_rate, force, codec.channels)
     return len(names)
 
 
@@ -486,7 +487,7 @@ def _plugin(module: str, add: str, run: str) -> tuple[Callable[[Any], None], Run
     try:
         mod = importlib.import_module(module)
         return getattr(mod, add), getattr(mod, run)
-    except (ImportError, AttributeError):
+    except Exception:  # a missing or broken plug-in must not take the other commands down
         return None
 
 

@@ -69,7 +69,7 @@ class QuantizerConfig:
     epsilon: float = 1e-5
     kmeans_init: bool = True
     kmeans_iters: int = 10
-    threshold_dead: float = 0.01
+    threshold_dead: float = 0.1
     reset_every: int = 1
     commitment_weight: float = 1.0
     codebook_weight: float = 1.0

@@ -741,7 +741,7 @@ def render_markdown(report: EvalReport) -> str:
         usage = (
             "-"
             if not r.codebooks
-            else f"{100 * float(np.mean([c['usage'] for c in r.codebooks])):.0f}%"
+            else f"{100 * float(np.mean([c['usage'] for c in r.codebooks])):.1f}%"
         )
         cells = [r.name, _kbps(r.bitrate.get("nominal")), _kbps(r.bitrate.get("file"))]
         cells += [_cell(r.summary.get(m), _DIGITS.get(m, 3)) for m in metrics]

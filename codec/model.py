@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from codec.config import PRESETS, CodecConfig
 from codec.fileio import atomic_path, atomic_write_bytes
 from codec.models.decoder import SEANetDecoder
 from codec.models.encoder import SEANetEncoder
+from codec.nn.conv import StreamingConv1d
 from codec.quantize import QuantizerOutput, quantizer_from_config
 from codec.tokens import Tokens
 
@@ -115,25 +118,50 @@ class Codec(nn.Module):
 
         Input at another rate is resampled (soxr) when ``resample_input``; channels are
         averaged to mono (or a mono input repeated) to match the model. ``lengths`` [B] are
-        valid samples per item at the input rate. Batched results equal items encoded alone.
+        valid samples per item at the input rate. Each item is zero-padded to a whole number
+        of frames before encoding, so no layer pads its tail on its own: that is what makes
+        batched results equal items encoded alone (and streaming equal offline).
         """
         wav, lengths = self._prepare(wav, sample_rate, lengths, resample_input)
         k = self._check_num_codebooks(num_codebooks)
-        if lengths.min() < wav.shape[-1] and not self.batch_exact:
-            items = [
-                self._encode_codes(wav[i : i + 1, :, : int(n)], k) for i, n in enumerate(lengths)
-            ]
-            width = max(c.shape[-1] for c in items)
-            codes = torch.cat([nn.functional.pad(c, (0, width - c.shape[-1])) for c in items])
-        else:
-            codes = self._encode_codes(wav, k)
         frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        wav = pad_to_frames(wav, lengths, frames, self.hop_length)
+        if not self.config.seanet.causal:
+            # Non-causal frames see the future: padding after a shorter item would change them.
+            return self.make_tokens(
+                self._encode_items(wav, frames, k, range(len(frames))), frames, lengths
+            )
+        codes = self._encode_codes(wav, k)
+        # Reflect padding makes a layer's first outputs peek a few inputs ahead; items too short
+        # to hold that look-ahead would see the next item's padding, so they go alone.
+        short = [
+            i
+            for i, n in enumerate(frames)
+            if n < frames.max() and n * self.hop_length <= self._lookahead
+        ]
+        if short:
+            codes[short] = self._encode_items(wav, frames, k, short)
         return self.make_tokens(codes, frames, lengths)
 
-    @property
-    def batch_exact(self) -> bool:
-        """True when zero padding after an item cannot change its frames (causal, zero padding)."""
-        return self.config.seanet.causal and self.config.seanet.pad_mode == "constant"
+    def _encode_items(self, wav: Tensor, frames: Tensor, k: int, which: Sequence[int]) -> Tensor:
+        """Encode items ``which`` one by one, each at its own length; [len(which), K, max F]."""
+        width = int(frames.max())
+        items = [
+            self._encode_codes(wav[i : i + 1, :, : int(frames[i]) * self.hop_length], k)
+            for i in which
+        ]
+        return torch.cat([nn.functional.pad(c, (0, width - c.shape[-1])) for c in items])
+
+    @functools.cached_property
+    def _lookahead(self) -> int:
+        """Waveform samples the encoder's first frame can depend on beyond sample 0 (reflect)."""
+        total, rate = 0, 1
+        for module in self.encoder.modules():
+            if isinstance(module, StreamingConv1d):
+                if module.pad_mode == "reflect":
+                    total += module.left * rate + rate - 1
+                rate *= module.stride
+        return total
 
     def _encode_codes(self, wav: Tensor, num_codebooks: int) -> Tensor:
         return self.quantizer.encode(self.encoder(wav), num_codebooks=num_codebooks)
@@ -356,6 +384,13 @@ def match_channels(wav: Tensor, channels: int) -> Tensor:
     if wav.shape[1] == 1:
         return wav.expand(-1, channels, -1).contiguous()
     raise ValueError(f"cannot map {wav.shape[1]} input channels to a {channels}-channel model")
+
+
+def pad_to_frames(wav: Tensor, lengths: Tensor, frames: Tensor, hop_length: int) -> Tensor:
+    """[B, C, T] -> [B, C, max(frames) * hop], zero after each item's ``lengths`` samples."""
+    width = int(frames.max()) * hop_length
+    wav = nn.functional.pad(wav, (0, max(0, width - wav.shape[-1])))[..., :width]
+    return wav * frame_mask(lengths.to(wav.device), width)[:, None, :].to(wav.dtype)
 
 
 def frame_mask(lengths: Tensor, width: int) -> Tensor:

@@ -122,6 +122,9 @@ class StreamingSession:
         rest = self.buffer.flush()
         if rest is None:
             rest = torch.zeros(self.batch_size, self.codec.channels, 0, device=self.codec.device)
+        # Offline encoding zero-pads the input to whole frames; do the same to the tail.
+        pad = (-rest.shape[-1]) % self.codec.hop_length
+        rest = torch.nn.functional.pad(rest, (0, pad))
         tokens = self._tokens(flush(self.codec.encoder, rest))
         codes = self.codec.quantizer.decode(tokens.codes.to(self.codec.device))
         audio = flush(self.codec.decoder, codes)

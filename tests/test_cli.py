@@ -441,6 +441,14 @@ def test_info(tmp_path: Path, models: dict[str, Path], capsys) -> None:
     assert code == 1 and err.startswith("error:")
 
 
+def test_help_lists_commands(capsys) -> None:
+    from codec.cli import build_parser
+
+    assert main(["--help"]) == 0
+    names = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert {"encode", "decode", "roundtrip", "stream", "info"} <= names
+
+
 def test_usage_errors(tmp_path: Path, models: dict[str, Path], capsys) -> None:
     wav = write(tmp_path / "a.wav")
     assert main([]) == 2
