@@ -31,16 +31,22 @@ class StepTimer(L.Callback):
         self.samples: list[int] = []
         self._start = 0.0
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:  # type: ignore[no-untyped-def]
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:  # type: ignore[no-untyped-def]
         self._start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:  # type: ignore[no-untyped-def]
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:  # type: ignore[no-untyped-def]
         if batch_idx >= self.warmup:
             self.times.append(time.perf_counter() - self._start)
             self.samples.append(int(batch.wav.shape[0] * batch.wav.shape[-1]))
 
 
-def measure_speed(experiment: str, steps: int, warmup: int, threads: int, overrides: list[str]) -> str:
+def measure_speed(
+    experiment: str, steps: int, warmup: int, threads: int, overrides: list[str]
+) -> str:
     from codec.lightning.run import run_training
     from tests.lightning.conftest import compose_config
 
@@ -74,7 +80,11 @@ def learning_curve(run_dir: Path) -> str:
 
     acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
     acc.Reload()
-    tags = [t for t in ("val/mel_distance", "val/si_sdr", "val/stft_distance") if t in acc.Tags()["scalars"]]
+    tags = [
+        t
+        for t in ("val/mel_distance", "val/si_sdr", "val/stft_distance")
+        if t in acc.Tags()["scalars"]
+    ]
     if not tags:
         raise SystemExit(f"no validation scalars in {run_dir}/tensorboard")
     start = min(e.wall_time for e in acc.Scalars("g/mel"))
@@ -87,7 +97,9 @@ def learning_curve(run_dir: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--experiment", default="quickstart")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
@@ -101,7 +113,10 @@ def main() -> None:
     print("| experiment | threads | discriminator | s/step | steps/s | audio s/s |")
     print("|---|---|---|---|---|---|")
     for threads in args.threads:
-        print(measure_speed(args.experiment, args.steps, args.warmup, threads, args.overrides), flush=True)
+        print(
+            measure_speed(args.experiment, args.steps, args.warmup, threads, args.overrides),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -534,9 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
-    torch.set_grad_enabled(False)
     try:
-        return int(args._run(args))
+        with torch.no_grad():
+            return int(args._run(args))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
