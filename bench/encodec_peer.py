@@ -69,9 +69,7 @@ def standardize_latent(state: dict[str, torch.Tensor], latent: torch.Tensor) -> 
     """Rescale the encoder's last conv so ``latent`` [B, D, T] has zero mean, unit std per
     channel; returns the latent the rescaled encoder gives.
 
-    A random-init encoder's latent is a large constant per channel with tiny variation, so the
-    distances of codebook search nearly tie and two correct implementations (different float32
-    rounding) can pick different codes. Trained EnCodec latents do not look like that.
+    Centred, unit-scale latents keep codebook distances far from float32 cancellation.
     """
     prefix = last_encoder_conv(state)
     gain_key = next(k for k in state if k.startswith(prefix) and k.endswith(_GAIN_NAMES))
@@ -104,8 +102,19 @@ def calibration_latent(encoder: nn.Module, seed: int) -> torch.Tensor:
 
 
 def prepare_codebooks(model: nn.Module, seed: int) -> None:
-    """Standardize the peer's latent, then fit its codebooks on it (see the two helpers)."""
+    """Condition the peer's random encoder, then fit its codebooks on its latent.
+
+    At random init the encoder's latent is a large constant per channel with a tiny variation
+    (std ~1e-3 against float32 rounding ~1e-7), so codes would hinge on rounding and two
+    correct implementations could disagree. Doubling the encoder's weight-norm gains gives a
+    varied latent (rounding ~3e-6 of its spread); the output conv then standardizes it.
+    Trained EnCodec latents are well conditioned and need none of this.
+    """
     state = model.state_dict()
+    for key in state:
+        if key.startswith("encoder.") and key.endswith(_GAIN_NAMES):
+            state[key].mul_(2.0)
+    model.load_state_dict(state)
     latent = standardize_latent(state, calibration_latent(model.encoder, seed))
     fit_codebooks(state, latent, seed)
     model.load_state_dict(state)

@@ -39,11 +39,10 @@ BANDWIDTHS = (1.5, 6.0, 24.0)
 
 @pytest.fixture(scope="module")
 def audio() -> torch.Tensor:
-    """[2, 1, T]: 1.5 s of speech-like audio and a quieter speech + noise mix."""
-    a = synthetic_speech(1.5, SR, seed=3)
-    b = 0.5 * synthetic_speech(1.5, SR, seed=4) + 0.01 * torch.randn(
-        1, 36_000, generator=torch.Generator().manual_seed(5)
-    )
+    """[2, 1, T]: 1.6 s (120 whole frames) of speech-like audio and a speech + noise mix."""
+    a = synthetic_speech(1.6, SR, seed=3)
+    noise = torch.randn(1, a.shape[-1], generator=torch.Generator().manual_seed(5))
+    b = 0.5 * synthetic_speech(1.6, SR, seed=4) + 0.01 * noise
     return torch.stack([a, b])
 
 
@@ -104,13 +103,27 @@ def test_encodec_package_identical(
         ref_codes = encodec_encode(peer, audio, bandwidth)
         ref_audio = encodec_decode(peer, ref_codes)[..., : audio.shape[-1]]
     tokens = ours.encode(audio, SR, num_codebooks=k)
-    assert tokens.codes.shape == ref_codes.shape == (2, k, 113)
+    assert tokens.codes.shape == ref_codes.shape == (2, k, 120)
     assert torch.equal(tokens.codes, ref_codes)
     assert len(set(ref_codes[0, -1].tolist())) > 20  # codes are not trivial
     out = ours.decode(tokens)
     assert out.shape == ref_audio.shape
     assert torch.allclose(out, ref_audio, atol=1e-4, rtol=0)
     assert ref_audio.abs().max() > 1e-2
+
+
+def test_partial_last_frame(peer: torch.nn.Module, ours: Codec, audio: torch.Tensor) -> None:
+    """A length that is not a whole number of frames: every frame but the last is EnCodec's.
+
+    ``Codec.encode`` zero-pads the waveform to whole frames (so batches and streaming agree),
+    where EnCodec pads inside each layer; only the last, partial frame can differ.
+    """
+    wav = audio[:, :, : 100 * 320 + 123]
+    with torch.no_grad():
+        ref = encodec_encode(peer, wav, 6.0)
+    codes = ours.encode(wav, SR, num_codebooks=8).codes
+    assert codes.shape == ref.shape == (2, 8, 101)
+    assert torch.equal(codes[..., :-1], ref[..., :-1])
 
 
 @pytest.mark.slow  # importing transformers takes a while
