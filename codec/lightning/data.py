@@ -34,7 +34,10 @@ def load_records(path: str, split: str | None = None) -> list[AudioRecord]:
     if source.is_dir():
         records = scan_audio_folder(source, split=split)
     elif source.suffix == ".jsonl":
-        records = read_manifest(source, split=None)
+        # One manifest may hold all splits (recipes/libritts): keep ours if it names any.
+        records = read_manifest(source)
+        if split is not None and any(r.split == split for r in records):
+            records = [r for r in records if r.split == split]
     else:
         records = read_file_list(source, split=split)
     if not records:

@@ -24,9 +24,32 @@ from codec.losses import (
     l1_loss,
     multiscale_mel_loss,
 )
-from codec.metrics import mel_distance, si_sdr, stft_distance
+from codec.metrics import (
+    MetricUnavailableError,
+    mel_distance,
+    pesq_batch,
+    si_sdr,
+    stft_distance,
+    stoi_batch,
+)
 from codec.model import Codec
 from codec.models.discriminators import build_discriminator
+
+
+def perceptual_metrics(
+    audio: Tensor, reference: Tensor, sample_rate: int, lengths: Tensor
+) -> dict[str, Tensor]:
+    """PESQ (wide band) and STOI of a validation batch when the ``eval`` extras are installed;
+    items PESQ cannot score (no utterance detected) are left out."""
+    try:
+        pesq = [v for v in pesq_batch(audio, reference, sample_rate, lengths) if v is not None]
+        stoi = stoi_batch(audio, reference, sample_rate, lengths)
+    except MetricUnavailableError:
+        return {}
+    out = {"val/stoi": torch.tensor(sum(stoi) / len(stoi))}
+    if pesq:
+        out["val/pesq_wb"] = torch.tensor(sum(pesq) / len(pesq))
+    return out
 
 
 class NonFiniteLossError(RuntimeError):
@@ -263,6 +286,8 @@ class CodecModule(L.LightningModule):
             "val/si_sdr": si_sdr(out.audio, batch.wav, batch.lengths).mean(),
             "val/stft_distance": stft_distance(out.audio, batch.wav, batch.lengths).mean(),
         }
+        if batch_idx == 0:
+            metrics |= perceptual_metrics(out.audio, batch.wav, self.sample_rate, batch.lengths)
         for key, value in metrics.items():
             self.log(
                 key,

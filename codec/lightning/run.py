@@ -173,8 +173,11 @@ def resume_path(resume: str, run_dir: Path) -> str | None:
 
 
 def init_weights(codec: Codec, source: str) -> None:
-    """Fine-tuning: copy weights from an exported model dir (or a converted EnCodec)."""
-    other = Codec.from_pretrained(source)
+    """Fine-tuning: copy weights from an exported model dir, a training checkpoint or a
+    converted EnCodec (``encodec_24khz:PATH``); the configs must match."""
+    from codec.loading import load_model
+
+    other = load_model(source)
     check_state_dict(codec.state_dict(), other.state_dict(), f"init_from={source}")
     codec.load_state_dict(other.state_dict())
 

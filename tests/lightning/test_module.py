@@ -84,3 +84,16 @@ def test_lr_schedule() -> None:
     assert lr_lambda(50, 0, 100, "none", 0.1) == 1.0
     with pytest.raises(ValueError, match="decay"):
         lr_lambda(50, 0, 100, "bogus", 0.1)
+
+
+def test_perceptual_validation_metrics() -> None:
+    from codec.data.synthetic import synthetic_speech
+    from codec.lightning.module import perceptual_metrics
+
+    speech = synthetic_speech(3.0, 16000, seed=1)[None]  # [1, 1, T]
+    same = perceptual_metrics(speech, speech, 16000, torch.tensor([speech.shape[-1]]))
+    assert float(same["val/pesq_wb"]) > 4.0
+    assert float(same["val/stoi"]) > 0.99
+    noisy = speech + 0.05 * torch.randn_like(speech)
+    worse = perceptual_metrics(noisy, speech, 16000, torch.tensor([speech.shape[-1]]))
+    assert float(worse["val/pesq_wb"]) < float(same["val/pesq_wb"])
