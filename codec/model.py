@@ -126,7 +126,7 @@ class Codec(nn.Module):
         k = self._check_num_codebooks(num_codebooks)
         frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
         wav = pad_to_frames(wav, lengths, frames, self.hop_length)
-        if not self.config.seanet.causal:
+        if not self.config.seanet.causal and bool((frames < frames.max()).any()):
             # Non-causal frames see the future: padding after a shorter item would change them.
             return self.make_tokens(
                 self._encode_items(wav, frames, k, range(len(frames))), frames, lengths
