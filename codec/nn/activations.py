@@ -24,10 +24,14 @@ class Snake(nn.Module):
         return x + (self.alpha + self.eps).reciprocal() * torch.sin(self.alpha * x).pow(2)
 
 
-def make_activation(name: str, channels: int) -> nn.Module:
-    """Build ``elu`` (alpha 1, parameter-free) or ``snake`` (per-channel alpha)."""
+def make_activation(name: str, channels: int, inplace: bool = False) -> nn.Module:
+    """Build ``elu`` (alpha 1, parameter-free) or ``snake`` (per-channel alpha).
+
+    ``inplace`` (ELU only) overwrites the input: use it where the input is a temporary that
+    nothing else reads, to save a pass over memory.
+    """
     if name == "elu":
-        return nn.ELU(alpha=1.0)
+        return nn.ELU(alpha=1.0, inplace=inplace)
     if name == "snake":
         return Snake(channels)
     raise ValueError(f"unknown activation {name!r}; expected 'elu' or 'snake'")

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from codec.nn.kernels import conv_transpose1d_fold, padded_conv1d, pointwise_conv1d
 from codec.nn.norm import apply_norm
 from codec.streaming import State, StreamingModule
 
@@ -186,6 +187,8 @@ class StreamingConv1d(StreamingModule[ConvState]):
         self.k_eff = effective_kernel_size(kernel_size, dilation)
         self.left, self.right = split_padding(total_padding(kernel_size, stride, dilation), causal)
         self.startup = startup_length(self.left, self.right, stride, pad_mode)
+        # A 1x1 conv has no padding and no history: every chunk maps through one GEMM.
+        self.pointwise = kernel_size == 1 and stride == 1
 
     def extra_repr(self) -> str:
         return f"causal={self.causal}, pad_mode={self.pad_mode!r}"
@@ -202,6 +205,14 @@ class StreamingConv1d(StreamingModule[ConvState]):
         return ConvState(batch_size=batch_size)
 
     def step(self, x: Tensor, state: ConvState) -> Tensor:
+        if self.pointwise:
+            state.seen += x.shape[-1]
+            return self.pointwise_forward(x)
+        if state.final and state.seen == 0 and state.buffer is None and state.pending is None:
+            y = self._offline(x)  # the whole stream in one call: pad without copying x
+            if y is not None:
+                state.seen = x.shape[-1]
+                return y
         state.seen += x.shape[-1]
         if self.pad_mode != "constant":
             # right + stride real samples are enough for any final reflection / replication.
@@ -212,13 +223,28 @@ class StreamingConv1d(StreamingModule[ConvState]):
                 if not state.final:
                     return self._no_output(x)
                 return self._whole_stream(state.pending)
-            state.buffer = F.pad(state.pending, (self.left, 0), mode=self.pad_mode)
+            state.buffer = pad1d(state.pending, self.left, 0, self.pad_mode)
             state.pending = None
         else:
             state.buffer = torch.cat([state.buffer, x], dim=-1)
         if state.final:
             state.buffer = self._pad_right(state.buffer, state)
         return self._emit(state)
+
+    def pointwise_forward(
+        self, x: Tensor, accumulate: Tensor | None = None, inplace: bool = False
+    ) -> Tensor:
+        """1x1 conv of ``x`` [B, C_in, T], added to ``accumulate`` [B, C_out, T] if given
+        (in place when ``inplace``: the caller owns ``accumulate``)."""
+        return pointwise_conv1d(x, self.conv.weight, self.conv.bias, accumulate, inplace)
+
+    def _offline(self, x: Tensor) -> Tensor | None:
+        """Offline output without a padded copy of ``x``; ``None`` if that form does not apply."""
+        extra = extra_padding(x.shape[-1], self.kernel_size, self.stride, self.dilation)
+        padding = (self.left, self.right + extra)
+        return padded_conv1d(
+            x, self.conv.weight, self.conv.bias, self.stride, self.dilation, padding, self.pad_mode
+        )
 
     def _no_output(self, x: Tensor) -> Tensor:
         return x.new_zeros(x.shape[0], self.out_channels, 0)
@@ -317,18 +343,21 @@ class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
 
     def step(self, x: Tensor, state: ConvTransposeState) -> Tensor:
         n = x.shape[-1]
-        out = x.new_zeros(x.shape[0], self.out_channels, 0)
+        # At the end, the last frame's overlap is emitted too, minus what the right trim removes.
+        tail = self.overlap - self.right if state.final else 0
         if n > 0:
-            y = F.conv_transpose1d(x, self.convtr.weight, None, self.stride)
+            y = conv_transpose1d_fold(x, self.convtr.weight, self.stride)
             if state.partial is not None:
-                y = torch.cat([y[..., : self.overlap] + state.partial, y[..., self.overlap :]], -1)
-            out, state.partial = y[..., : n * self.stride], y[..., n * self.stride :]
-        if state.final and state.partial is not None:
-            # The last frame's overlap, minus what the right trim removes.
-            out = torch.cat([out, state.partial[..., : self.overlap - self.right]], dim=-1)
-            state.partial = None
+                y[..., : self.overlap] += state.partial
+            out = y[..., : n * self.stride + tail]
+            state.partial = None if state.final else y[..., n * self.stride :]
+        elif state.partial is not None and state.final:
+            out, state.partial = state.partial[..., :tail], None
+        else:
+            out = x.new_zeros(x.shape[0], self.out_channels, 0)
         if state.skip > 0:
             dropped = min(state.skip, out.shape[-1])
             out, state.skip = out[..., dropped:], state.skip - dropped
         bias = self.convtr.bias
-        return out if bias is None else out + bias[:, None]
+        # In place: `out` is a fresh tensor or a view of one that `state.partial` does not share.
+        return out if bias is None else out.add_(bias[:, None])
