@@ -124,27 +124,31 @@ def offline_rows(
     return rows
 
 
-def stream_rows(model: Codec, frames_per_chunk: tuple[int, ...], seconds: float) -> list[str]:
+def stream_rows(
+    model: Codec, frames_per_chunk: tuple[int, ...], seconds: float, codebooks: tuple[int, ...]
+) -> list[str]:
     torch.set_num_threads(1)
     wav = make_audio(1, seconds)
     rows = []
-    for frames in frames_per_chunk:
-        hop = model.hop_length * frames
-        times = []
-        with model.streaming(batch_size=1) as session:
-            for start in range(0, wav.shape[-1] - hop + 1, hop):
-                t0 = time.perf_counter()
-                session.decode_chunk(session.encode_chunk(wav[..., start : start + hop]))
-                times.append(time.perf_counter() - t0)
-        times = times[10:]  # start-up (reflect padding) and warm-up
-        duration = hop / model.sample_rate
-        med = statistics.median(times)
-        p95 = sorted(times)[int(0.95 * (len(times) - 1))]
-        rows.append(
-            f"| {frames} ({1000 * duration:.1f} ms) | {1000 * med:.1f} | {med / duration:.2f} "
-            f"| {p95 / duration:.2f} |"
-        )
-        print(rows[-1], flush=True)
+    for num_codebooks in codebooks:
+        for frames in frames_per_chunk:
+            hop = model.hop_length * frames
+            times = []
+            with torch.inference_mode(), model.streaming(1, num_codebooks) as session:
+                for start in range(0, wav.shape[-1] - hop + 1, hop):
+                    t0 = time.perf_counter()
+                    session.decode_chunk(session.encode_chunk(wav[..., start : start + hop]))
+                    times.append(time.perf_counter() - t0)
+            times = times[max(2, len(times) // 10) :]  # start-up (reflect padding) and warm-up
+            duration = hop / model.sample_rate
+            med = statistics.median(times)
+            p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+            rows.append(
+                f"| {num_codebooks} ({1.5 * num_codebooks / 2:g} kbps) "
+                f"| {frames} ({1000 * duration:.1f} ms) | {1000 * med:.1f} "
+                f"| {med / duration:.2f} | {p95 / duration:.2f} | {len(times)} |"
+            )
+            print(rows[-1], flush=True)
     return rows
 
 
@@ -189,6 +193,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 3)")
     parser.add_argument("--stream-minutes", type=float, default=None, help="default 60")
     parser.add_argument("--skip-offline", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true", help="no long RSS run")
+    parser.add_argument("--stream-seconds", type=float, default=12.0, help="audio per chunk size")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 3)
     minutes = args.stream_minutes or (5.0 if args.quick else 60.0)
@@ -208,10 +214,15 @@ def main() -> None:
         offline_rows(peer, ours, fast, args.seconds, repeats)
 
     print("\nStreaming, 1 thread, encode + decode per chunk (ours, weight norm folded)\n")
-    print("| chunk (frames) | median compute (ms) | median / duration | p95 / duration |")
-    print("|---|---|---|---|")
-    stream_rows(fast, (1, 6), seconds=4.0)
+    print(
+        "| codebooks | chunk (frames) | median compute (ms) | median / duration "
+        "| p95 / duration | chunks timed |"
+    )
+    print("|---|---|---|---|---|---|")
+    stream_rows(fast, (1, 6, 24, 75), seconds=args.stream_seconds, codebooks=(8, 32))
 
+    if args.skip_memory:
+        return
     print("\nResident memory while streaming (1 s chunks, 1 thread), MiB\n")
     print("| audio streamed | RSS at 10 s | RSS at end | peak | end - start | real-time factor |")
     print("|---|---|---|---|---|---|")

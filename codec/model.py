@@ -252,11 +252,14 @@ class Codec(nn.Module):
         return wav.to(self.device), lengths
 
     # ---------------------------------------------------------------- streaming
-    def streaming(self, batch_size: int = 1) -> StreamingSession:
-        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``."""
+    def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
+        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``.
+
+        ``num_codebooks`` chooses the bitrate (default: all codebooks).
+        """
         from codec.session import StreamingSession
 
-        return StreamingSession(self, batch_size)
+        return StreamingSession(self, batch_size, num_codebooks)
 
     # ---------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | os.PathLike[str], force: bool = False) -> Path:

@@ -23,7 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codec.nn.kernels import conv_transpose1d_fold, padded_conv1d, pointwise_conv1d
+from codec.nn.kernels import (
+    conv1d_unpadded,
+    conv_transpose1d_fold,
+    padded_conv1d,
+    pointwise_conv1d,
+)
 from codec.nn.norm import apply_norm
 from codec.streaming import State, StreamingModule
 
@@ -274,7 +279,8 @@ class StreamingConv1d(StreamingModule[ConvState]):
         n = (buffer.shape[-1] - self.k_eff) // self.stride + 1
         if n <= 0:
             return self._no_output(buffer)
-        y: Tensor = self.conv(buffer[..., : (n - 1) * self.stride + self.k_eff])
+        windows = buffer[..., : (n - 1) * self.stride + self.k_eff]
+        y = conv1d_unpadded(windows, self.conv.weight, self.conv.bias, self.stride, self.dilation)
         state.buffer = buffer[..., n * self.stride :]
         return y
 

@@ -8,8 +8,8 @@ that torch's generic kernels make:
   touches the padding are computed from short padded slices, the rest from the input itself.
 - ``pointwise_conv1d``: a 1x1 convolution is one GEMM per item; it can accumulate into an
   existing tensor (the residual sum) so the separate addition disappears.
-- ``conv_transpose1d_fold``: a transposed convolution as one GEMM plus an overlap-add
-  (``F.fold``), 1.5-3x faster than torch's CPU kernel for SEANet's up-sampling layers.
+- ``conv_transpose1d_fold``: a transposed convolution as one GEMM plus an overlap-add,
+  1.5-3x faster than torch's CPU kernel for SEANet's up-sampling layers.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "FEW_FRAMES",
+    "conv1d_unpadded",
     "conv1d_zero_padded",
     "conv_transpose1d_fold",
     "padded_conv1d",
     "pointwise_conv1d",
 ]
 
+# Up to this many output frames (a streaming chunk), a conv runs as im2col + one GEMM.
+FEW_FRAMES = 16
 # Below this many weights per output sample (C_in * K), im2col + GEMM beats oneDNN's kernel.
 SMALL_IM2COL = 16
 
@@ -75,13 +79,30 @@ def conv_transpose1d_fold(x: Tensor, weight: Tensor, stride: int) -> Tensor:
     """``F.conv_transpose1d(x, weight, None, stride)``: ``[B, C_in, F] -> [B, C_out, L]``.
 
     ``weight`` is ``[C_in, C_out, K]`` and ``L = (F - 1) * stride + K``. One GEMM gives every
-    frame's ``[C_out, K]`` contribution; ``F.fold`` overlap-adds them ``stride`` apart.
+    frame's ``[C_out, K]`` contribution; they are overlap-added ``stride`` apart: by ``K / stride``
+    shifted additions when the stride divides ``K`` (SEANet's ``K = 2 * stride``; unlike
+    ``F.fold`` these run on all threads), else by ``F.fold``.
     """
     batch, c_in, frames = x.shape
     _, c_out, kernel = weight.shape
-    cols = _matmul(weight.reshape(c_in, c_out * kernel).t(), x)  # [B, C_out * K, F]
+    w = weight.reshape(c_in, c_out * kernel)
+    # Time-major product [B, F, C_out * K]: the GEMM is fast for any F (W^T @ x is 4x slower
+    # for the few frames of a streaming chunk).
+    if batch == 1:
+        cols = torch.mm(x[0].t(), w).unsqueeze(0)
+    else:
+        cols = torch.bmm(x.transpose(1, 2), w.expand(batch, -1, -1))
     length = (frames - 1) * stride + kernel
-    out = F.fold(cols, (1, length), (1, kernel), stride=(1, stride))
+    if kernel % stride:
+        out = F.fold(cols.transpose(1, 2), (1, length), (1, kernel), stride=(1, stride))
+        return out.view(batch, c_out, length)
+    taps = kernel // stride
+    parts = cols.view(batch, frames, c_out, taps, stride).permute(0, 2, 3, 1, 4)  # [B,C,m,F,s]
+    out = cols.new_empty(batch, c_out, frames + taps - 1, stride)
+    out[:, :, :frames] = parts[:, :, 0]
+    out[:, :, frames:] = 0
+    for j in range(1, taps):
+        out[:, :, j : j + frames] += parts[:, :, j]
     return out.view(batch, c_out, length)
 
 
@@ -167,3 +188,26 @@ def _shift_sum_conv1d(
         if hi > lo:
             y[..., lo:hi] += taps[:, k, :, lo + offset : hi + offset]
     return y
+
+
+def conv1d_unpadded(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, dilation: int
+) -> Tensor:
+    """``F.conv1d(x, weight, bias, stride, 0, dilation)``; the result may be a non-contiguous view.
+
+    For the few frames of a streaming chunk, im2col + one time-major GEMM: torch's own kernel
+    runs 2-4x slower there (its GEMM has a tiny N).
+    """
+    c_out, c_in, kernel = weight.shape
+    k_eff = (kernel - 1) * dilation + 1
+    frames = (x.shape[-1] - k_eff) // stride + 1
+    if frames > FEW_FRAMES or frames <= 0:
+        return conv1d_zero_padded(x, weight, bias, stride, 0, dilation)
+    cols = x.unfold(-1, k_eff, stride)[..., ::dilation]  # [B, C_in, n, K]
+    cols = cols.permute(0, 2, 1, 3).reshape(x.shape[0], frames, c_in * kernel)
+    w = weight.reshape(c_out, c_in * kernel).t()
+    if x.shape[0] == 1:
+        y = torch.mm(cols[0], w) if bias is None else torch.addmm(bias, cols[0], w)
+        return y.t().unsqueeze(0)
+    y = torch.matmul(cols, w)
+    return (y if bias is None else y.add_(bias)).transpose(1, 2)
