@@ -41,8 +41,9 @@ class SEANetDecoder(StreamingContainer):
         for ratio in cfg.ratios:
             layers += self._make_stage(mult * nf, ratio)
             mult //= 2
+        # In-place activations: each follows a layer whose fresh output only it reads.
         layers += [
-            make_activation(cfg.activation, nf),
+            make_activation(cfg.activation, nf, inplace=True),
             make_conv(cfg, nf, cfg.channels, cfg.last_kernel_size),
         ]
         self.layers = nn.Sequential(*layers)
@@ -62,7 +63,7 @@ class SEANetDecoder(StreamingContainer):
             SEANetResnetBlock(cfg, dim // 2, cfg.dilation_base**j)
             for j in range(cfg.n_residual_layers)
         ]
-        return [make_activation(cfg.activation, dim), upsample, *blocks]
+        return [make_activation(cfg.activation, dim, inplace=True), upsample, *blocks]
 
     def forward(self, z: Tensor) -> Tensor:
         """``[B, dimension, F]`` -> ``[B, channels, F * hop_length]`` (a chunk when streaming)."""

@@ -135,8 +135,10 @@ class SEANetEncoder(StreamingContainer):
             mult *= 2
         if cfg.lstm_layers:
             layers.append(StreamingLSTM(mult * nf, num_layers=cfg.lstm_layers))
+        # Activations between layers run in place: every layer here returns a fresh tensor that
+        # only the next layer reads (and no backward needs it), so the copy would be wasted.
         layers += [
-            make_activation(cfg.activation, mult * nf),
+            make_activation(cfg.activation, mult * nf, inplace=True),
             make_conv(cfg, mult * nf, cfg.dimension, cfg.last_kernel_size),
         ]
         self.layers = nn.Sequential(*layers)
@@ -148,7 +150,7 @@ class SEANetEncoder(StreamingContainer):
         ]
         return [
             *blocks,
-            make_activation(cfg.activation, dim),
+            make_activation(cfg.activation, dim, inplace=True),
             make_conv(cfg, dim, 2 * dim, 2 * ratio, stride=ratio),
         ]
 

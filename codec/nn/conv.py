@@ -221,7 +221,9 @@ class StreamingConv1d(StreamingModule[ConvState]):
         state.seen += x.shape[-1]
         if self.pad_mode != "constant":
             # right + stride real samples are enough for any final reflection / replication.
-            state.tail = _cat(state.tail, x)[..., -(self.right + self.stride) :]
+            keep = self.right + self.stride
+            source = x if x.shape[-1] >= keep else _cat(state.tail, x)  # no copy of long chunks
+            state.tail = source[..., -keep:]
         if state.buffer is None:
             state.pending = _cat(state.pending, x)
             if state.pending.shape[-1] < self.startup or state.pending.shape[-1] == 0:

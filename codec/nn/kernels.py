@@ -29,6 +29,8 @@ __all__ = [
 
 # Up to this many output frames (a streaming chunk), a conv runs as im2col + one GEMM.
 FEW_FRAMES = 16
+# Up to this many input frames, a transposed conv's GEMM runs time-major (see below).
+FEW_FRAMES_TRANSPOSED = 64
 # Below this many weights per output sample (C_in * K), im2col + GEMM beats oneDNN's kernel.
 SMALL_IM2COL = 16
 
@@ -86,18 +88,22 @@ def conv_transpose1d_fold(x: Tensor, weight: Tensor, stride: int) -> Tensor:
     batch, c_in, frames = x.shape
     _, c_out, kernel = weight.shape
     w = weight.reshape(c_in, c_out * kernel)
-    # Time-major product [B, F, C_out * K]: the GEMM is fast for any F (W^T @ x is 4x slower
-    # for the few frames of a streaming chunk).
-    if batch == 1:
-        cols = torch.mm(x[0].t(), w).unsqueeze(0)
-    else:
-        cols = torch.bmm(x.transpose(1, 2), w.expand(batch, -1, -1))
     length = (frames - 1) * stride + kernel
-    if kernel % stride:
-        out = F.fold(cols.transpose(1, 2), (1, length), (1, kernel), stride=(1, stride))
-        return out.view(batch, c_out, length)
     taps = kernel // stride
-    parts = cols.view(batch, frames, c_out, taps, stride).permute(0, 2, 3, 1, 4)  # [B,C,m,F,s]
+    if frames <= FEW_FRAMES_TRANSPOSED:
+        # Time-major product [B, F, C_out * K]: for a streaming chunk's few frames W^T @ x is a
+        # GEMM with a tiny N, 4x slower; for many frames the strided reads below cost more.
+        if batch == 1:
+            cols = torch.mm(x[0].t(), w).unsqueeze(0)
+        else:
+            cols = torch.bmm(x.transpose(1, 2), w.expand(batch, -1, -1))
+        cols = cols.transpose(1, 2)  # [B, C_out * K, F], a view
+    else:
+        cols = _matmul(w.t(), x)
+    if kernel % stride:
+        out = F.fold(cols, (1, length), (1, kernel), stride=(1, stride))
+        return out.view(batch, c_out, length)
+    parts = cols.reshape(batch, c_out, taps, stride, frames).transpose(-1, -2)  # [B,C,m,F,s]
     out = cols.new_empty(batch, c_out, frames + taps - 1, stride)
     out[:, :, :frames] = parts[:, :, 0]
     out[:, :, frames:] = 0

@@ -49,9 +49,10 @@ def test_pointwise_equals_conv(batch: int, with_bias: bool) -> None:
 
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize(("kernel", "stride"), [(4, 2), (16, 8), (10, 5), (3, 2), (5, 1), (2, 2)])
-@pytest.mark.parametrize("frames", [1, 2, 7, 40])
+@pytest.mark.parametrize("frames", [1, 2, 7, 40, 100])
 def test_conv_transpose_equals_torch(batch: int, kernel: int, stride: int, frames: int) -> None:
-    """Both overlap-add forms: shifted additions (stride | K) and F.fold (otherwise)."""
+    """Both GEMM layouts (few / many frames), both overlap-adds (stride | K: shifted
+    additions; otherwise F.fold)."""
     gen = torch.Generator().manual_seed(kernel * 100 + stride * 10 + frames)
     weight = torch.randn(6, 3, kernel, generator=gen)
     x = torch.randn(batch, 6, frames, generator=gen)
