@@ -31,6 +31,10 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "codec-pretrained"
 FORMAT_VERSION = 1
+# On CPU, inference runs the batch in groups whose widest activation stays under this size:
+# glibc serves up to 32 MB from its heap, larger temporaries get fresh pages on every call,
+# which costs more than the arithmetic (batch 8 x 10 s ran 1.4x slower than 8 single items).
+CPU_GROUP_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -164,7 +168,22 @@ class Codec(nn.Module):
         return total
 
     def _encode_codes(self, wav: Tensor, num_codebooks: int) -> Tensor:
-        return self.quantizer.encode(self.encoder(wav), num_codebooks=num_codebooks)
+        return torch.cat(
+            [
+                self.quantizer.encode(self.encoder(wav[group]), num_codebooks=num_codebooks)
+                for group in self._groups(wav.shape[0], wav.shape[-1])
+            ]
+        )
+
+    def _groups(self, batch: int, samples: int) -> list[slice]:
+        """Slices of the batch that run together (all of it on accelerators; see CPU_GROUP_BYTES)."""
+        if self.device.type != "cpu":
+            return [slice(0, batch)]
+        widest = samples * self.config.seanet.n_filters * 4  # float32 at the waveform rate
+        size = max(1, CPU_GROUP_BYTES // max(widest, 1))
+        if batch <= size:
+            return [slice(0, batch)]
+        return [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
 
     def make_tokens(self, codes: Tensor, frames: Tensor, num_samples: Tensor) -> Tokens:
         return Tokens(
@@ -182,7 +201,8 @@ class Codec(nn.Module):
     def decode(self, tokens: Tokens) -> Tensor:
         """Tokens -> audio [B, C, T] at ``sample_rate``, T = max valid samples; padding zeroed."""
         codes = self.check_tokens(tokens)
-        audio = self.decoder(self.quantizer.decode(codes))
+        groups = self._groups(codes.shape[0], codes.shape[-1] * self.hop_length)
+        audio = torch.cat([self.decoder(self.quantizer.decode(codes[g])) for g in groups])
         width = int(tokens.num_samples.max()) if tokens.num_samples.numel() else 0
         audio = audio[..., :width]
         mask = frame_mask(tokens.num_samples.to(audio.device), audio.shape[-1])

@@ -165,3 +165,22 @@ def test_forward_straight_through_gradients() -> None:
     out.audio.square().mean().backward()
     grads = [p.grad for p in codec.encoder.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_cpu_batch_groups_give_the_same_result(
+    causal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large CPU batches run in groups (allocator-friendly sizes): same tokens and audio."""
+    import codec.model
+
+    codec_model = make_codec(causal=causal, pad_mode="reflect")
+    wav = torch.randn(5, 1, 400) * 0.2
+    whole = codec_model.encode(wav, 16000)
+    audio = codec_model.decode(whole)
+    width = 400 * codec_model.config.seanet.n_filters * 4
+    monkeypatch.setattr(codec.model, "CPU_GROUP_BYTES", 2 * width)  # groups of 2, 2, 1
+    assert [g.stop - g.start for g in codec_model._groups(5, 400)] == [2, 2, 1]
+    grouped = codec_model.encode(wav, 16000)
+    assert torch.equal(grouped.codes, whole.codes)
+    assert (codec_model.decode(grouped) - audio).abs().max() <= 1e-6

@@ -31,6 +31,8 @@ __all__ = [
 FEW_FRAMES = 16
 # Up to this many input frames, a transposed conv's GEMM runs time-major (see below).
 FEW_FRAMES_TRANSPOSED = 64
+# A transposed conv's GEMM output is computed in blocks of about this many floats (16 MB).
+BLOCK_FLOATS = 4 * 2**20
 # Below this many weights per output sample (C_in * K), im2col + GEMM beats oneDNN's kernel.
 SMALL_IM2COL = 16
 
@@ -89,27 +91,38 @@ def conv_transpose1d_fold(x: Tensor, weight: Tensor, stride: int) -> Tensor:
     _, c_out, kernel = weight.shape
     w = weight.reshape(c_in, c_out * kernel)
     length = (frames - 1) * stride + kernel
+    if kernel % stride:
+        cols = _matmul(w.t(), x)
+        out = F.fold(cols, (1, length), (1, kernel), stride=(1, stride))
+        return out.view(batch, c_out, length)
     taps = kernel // stride
     if frames <= FEW_FRAMES_TRANSPOSED:
         # Time-major product [B, F, C_out * K]: for a streaming chunk's few frames W^T @ x is a
-        # GEMM with a tiny N, 4x slower; for many frames the strided reads below cost more.
+        # GEMM with a tiny N, 4x slower; for many frames the strided reads cost more.
         if batch == 1:
             cols = torch.mm(x[0].t(), w).unsqueeze(0)
         else:
             cols = torch.bmm(x.transpose(1, 2), w.expand(batch, -1, -1))
-        cols = cols.transpose(1, 2)  # [B, C_out * K, F], a view
-    else:
-        cols = _matmul(w.t(), x)
-    if kernel % stride:
-        out = F.fold(cols, (1, length), (1, kernel), stride=(1, stride))
+        out = x.new_zeros(batch, c_out, frames + taps - 1, stride)
+        _overlap_add(out, cols.transpose(1, 2), 0, taps, stride)
         return out.view(batch, c_out, length)
-    parts = cols.reshape(batch, c_out, taps, stride, frames).transpose(-1, -2)  # [B,C,m,F,s]
-    out = cols.new_empty(batch, c_out, frames + taps - 1, stride)
-    out[:, :, :frames] = parts[:, :, 0]
-    out[:, :, frames:] = 0
-    for j in range(1, taps):
-        out[:, :, j : j + frames] += parts[:, :, j]
+    # Blocks of frames: the [C_out * K, frames] product of a whole utterance is 2x the output
+    # (61 MB for 10 s at 24 kHz); above 32 MB glibc maps fresh pages for every such temporary,
+    # which alone costs more than the GEMM.
+    out = x.new_zeros(batch, c_out, frames + taps - 1, stride)
+    block = max(FEW_FRAMES_TRANSPOSED, BLOCK_FLOATS // (batch * c_out * kernel))
+    for first in range(0, frames, block):
+        cols = _matmul(w.t(), x[..., first : first + block])
+        _overlap_add(out, cols, first, taps, stride)
     return out.view(batch, c_out, length)
+
+
+def _overlap_add(out: Tensor, cols: Tensor, first: int, taps: int, stride: int) -> None:
+    """Add frames ``first...`` (``cols`` ``[B, C_out * K, n]``) into ``out`` ``[B, C_out, F', s]``."""
+    batch, _, n = cols.shape
+    parts = cols.reshape(batch, out.shape[1], taps, stride, n).transpose(-1, -2)  # [B,C,m,n,s]
+    for j in range(taps):
+        out[:, :, first + j : first + j + n] += parts[:, :, j]
 
 
 def padded_conv1d(

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from codec.nn import kernels
 from codec.nn.kernels import (
     FEW_FRAMES,
     conv1d_unpadded,
@@ -137,3 +138,12 @@ def test_padded_conv_equals_pad_then_conv(
 def test_padded_conv_declines_short_inputs() -> None:
     w, b = _weights(3, 2, 7, seed=0)
     assert padded_conv1d(torch.randn(1, 2, 20), w, b, 1, 1, (6, 0), "reflect") is None
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_conv_transpose_in_blocks(batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long inputs run in blocks of frames whose overlaps meet across block edges."""
+    monkeypatch.setattr(kernels, "BLOCK_FLOATS", 1)  # blocks of FEW_FRAMES_TRANSPOSED frames
+    weight = torch.randn(5, 3, 8)
+    x = torch.randn(batch, 5, 4 * kernels.FEW_FRAMES_TRANSPOSED + 7)
+    assert_close(conv_transpose1d_fold(x, weight, 4), F.conv_transpose1d(x, weight, None, 4))
