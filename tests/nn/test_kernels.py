@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from codec.nn import kernels
 from codec.nn.kernels import (
     FEW_FRAMES,
+    FEW_FRAMES_TRANSPOSED,
     conv1d_unpadded,
     conv1d_zero_padded,
     conv_transpose1d_fold,
@@ -62,12 +63,28 @@ def test_conv_transpose_equals_torch(batch: int, kernel: int, stride: int, frame
     )
 
 
-def test_conv_transpose_gradients_match() -> None:
+@pytest.mark.parametrize("frames", [9, 3 * FEW_FRAMES_TRANSPOSED + 5])
+def test_conv_transpose_gradients_match(frames: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time-major (few frames) and blocked channel-major (many frames) paths."""
+    monkeypatch.setattr(kernels, "BLOCK_FLOATS", 1)
     weight = torch.randn(4, 3, 8, requires_grad=True)
-    x = torch.randn(2, 4, 9, requires_grad=True)
-    grad = torch.randn(2, 3, 40)
+    x = torch.randn(2, 4, frames, requires_grad=True)
+    grad = torch.randn(2, 3, (frames - 1) * 4 + 8)
     ours = torch.autograd.grad((conv_transpose1d_fold(x, weight, 4) * grad).sum(), (x, weight))
     ref = torch.autograd.grad((F.conv_transpose1d(x, weight, None, 4) * grad).sum(), (x, weight))
+    for g, r in zip(ours, ref, strict=True):
+        assert_close(g, r, 1e-4)
+
+
+def test_padded_conv_gradients_match() -> None:
+    weight = torch.randn(3, 2, 4, requires_grad=True)
+    x = torch.randn(2, 2, 120, requires_grad=True)
+    ours_out = padded_conv1d(x, weight, None, 2, 1, (2, 1), "reflect")
+    assert ours_out is not None
+    ref_out = F.conv1d(F.pad(x, (2, 1), mode="reflect"), weight, None, 2)
+    grad = torch.randn_like(ref_out)
+    ours = torch.autograd.grad((ours_out * grad).sum(), (x, weight))
+    ref = torch.autograd.grad((ref_out * grad).sum(), (x, weight))
     for g, r in zip(ours, ref, strict=True):
         assert_close(g, r, 1e-4)
 
