@@ -86,6 +86,7 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
     def step(self, x: Tensor, state: ResidualState) -> Tensor:
         hidden = self.block[:-1](x)
         last = self.block[-1]
+        skip = self.shortcut(x)
         if (
             state.skip is None
             and hidden.shape[-1] == x.shape[-1]
@@ -93,11 +94,9 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
             and last.pointwise
         ):
             # Steady state (always, offline): the last 1x1 conv adds itself to the shortcut
-            # inside its GEMM, saving a pass over the output.
-            skip = self.shortcut(x)
-            # A 1x1 shortcut's output is ours to overwrite; the identity's is the input.
+            # inside its GEMM, saving a pass over the output. A 1x1 shortcut's output is ours
+            # to overwrite; the identity's is the input.
             return last.pointwise_forward(hidden, skip, inplace=skip is not x)
-        skip = self.shortcut(x)
         block = last(hidden)
         if state.skip is not None and state.skip.shape[-1]:
             skip = torch.cat([state.skip, skip], dim=-1)

@@ -50,22 +50,17 @@ def pointwise_conv1d(
     the GEMM itself (no separate addition pass), into ``accumulate`` when ``inplace``.
     """
     w = weight.squeeze(-1)
-    if accumulate is not None and inplace:
-        if x.shape[0] == 1:
-            accumulate[0].addmm_(w, x[0])
-        else:
-            accumulate.baddbmm_(w.expand(x.shape[0], -1, -1), x)
-        return accumulate if bias is None else accumulate.add_(bias[:, None])
     if accumulate is None:
         if bias is None:
             return _matmul(w, x)
         if x.shape[0] == 1:
             return torch.addmm(bias[:, None], w, x[0]).unsqueeze(0)
         return torch.baddbmm(bias[None, :, None], w.expand(x.shape[0], -1, -1), x)
+    out = accumulate if inplace else accumulate.clone()
     if x.shape[0] == 1:
-        out = torch.addmm(accumulate[0], w, x[0]).unsqueeze(0)
+        out[0].addmm_(w, x[0])
     else:
-        out = torch.baddbmm(accumulate, w.expand(x.shape[0], -1, -1), x)
+        out.baddbmm_(w.expand(x.shape[0], -1, -1), x)
     return out if bias is None else out.add_(bias[:, None])
 
 
@@ -96,6 +91,7 @@ def conv_transpose1d_fold(x: Tensor, weight: Tensor, stride: int) -> Tensor:
         out = F.fold(cols, (1, length), (1, kernel), stride=(1, stride))
         return out.view(batch, c_out, length)
     taps = kernel // stride
+    out = x.new_zeros(batch, c_out, frames + taps - 1, stride)
     if frames <= FEW_FRAMES_TRANSPOSED:
         # Time-major product [B, F, C_out * K]: for a streaming chunk's few frames W^T @ x is a
         # GEMM with a tiny N, 4x slower; for many frames the strided reads cost more.
@@ -103,13 +99,11 @@ def conv_transpose1d_fold(x: Tensor, weight: Tensor, stride: int) -> Tensor:
             cols = torch.mm(x[0].t(), w).unsqueeze(0)
         else:
             cols = torch.bmm(x.transpose(1, 2), w.expand(batch, -1, -1))
-        out = x.new_zeros(batch, c_out, frames + taps - 1, stride)
         _overlap_add(out, cols.transpose(1, 2), 0, taps, stride)
         return out.view(batch, c_out, length)
     # Blocks of frames: the [C_out * K, frames] product of a whole utterance is 2x the output
     # (61 MB for 10 s at 24 kHz); above 32 MB glibc maps fresh pages for every such temporary,
     # which alone costs more than the GEMM.
-    out = x.new_zeros(batch, c_out, frames + taps - 1, stride)
     block = max(FEW_FRAMES_TRANSPOSED, BLOCK_FLOATS // (batch * c_out * kernel))
     for first in range(0, frames, block):
         cols = _matmul(w.t(), x[..., first : first + block])
