@@ -1,7 +1,7 @@
 """The ``codec`` command line: encode / decode / roundtrip / stream / info (+ plug-ins).
 
 Thin over the library: :mod:`codec.encoding` does batch encoding and resume,
-:mod:`codec.loading` reads ``--model``, :class:`~codec.session.StreamingSession` streams.
+:mod:`codec.loading` reads ``--model``, :mod:`codec.streaming` streams.
 User errors print ``error: <file>: <message>`` (never a traceback); the exit code is 0 when
 everything worked, 1 when any file failed, 2 for usage errors.
 """
@@ -23,32 +23,31 @@ import torch
 from torch import Tensor
 
 from codec import __version__
-from codec.audio import AUDIO_EXTENSIONS, AudioError, audio_info
-from codec.chunked import (
+from codec.audio import (
+    AUDIO_EXTENSIONS,
     AUDIO_OUT,
-    decode_blocks,
-    encode_padded,
+    AudioError,
+    audio_info,
     open_writer,
     raw_chunks,
     read_blocks,
     resample_blocks,
-    stream_codec,
     write_audio,
     write_block,
 )
 from codec.encoding import (
-    USER_ERRORS,
     FileEncoder,
     collect_inputs,
     conversion_notices,
-    error_message,
     load_item,
     plan_jobs,
     wav_truncation,
 )
+from codec.errors import USER_ERRORS, one_line
 from codec.fileio import atomic_path
 from codec.loading import load_model
 from codec.model import Codec
+from codec.streaming import decode_blocks, stream_codec
 from codec.tokens import MAGIC, Tokens
 
 Runner = Callable[[argparse.Namespace], int]
@@ -166,7 +165,7 @@ def _check_writable(folder: Path) -> None:
             pass
     except OSError as exc:
         raise OSError(
-            f"{folder}: output folder is not writable ({error_message(folder, exc)})"
+            f"{folder}: output folder is not writable ({one_line(exc, folder)})"
         ) from None
 
 
@@ -176,7 +175,7 @@ def _model(args: argparse.Namespace) -> Codec:
         if getattr(args, "num_codebooks", None) is not None:
             codec._check_num_codebooks(args.num_codebooks)
     except ValueError as exc:
-        raise UsageError(f"--model {args.model}: {error_message(args.model, exc)}") from None
+        raise UsageError(f"--model {args.model}: {one_line(exc, args.model)}") from None
     return codec
 
 
@@ -200,7 +199,7 @@ def run_decode(args: argparse.Namespace) -> int:
         except USER_ERRORS as exc:
             failed += 1
             path = target if isinstance(exc, OSError) else source
-            console.error(path, error_message(path, exc))
+            console.error(path, one_line(exc, path))
     if not args.quiet or failed:
         print(f"decoded {done} item(s), failed {failed} file(s)", file=sys.stderr)
     return 1 if failed else 0
@@ -265,9 +264,9 @@ def run_roundtrip(args: argparse.Namespace) -> int:
         )
     t0 = time.perf_counter()
     try:
-        tokens = encode_padded(codec, [item.wav], args.num_codebooks)
+        tokens = codec.encode_many([item.wav], args.num_codebooks)
     except ValueError as exc:
-        raise ValueError(f"{source}: {error_message(source, exc)}") from None
+        raise ValueError(f"{source}: {one_line(exc, source)}") from None
     t1 = time.perf_counter()
     audio = codec.decode(tokens)
     t2 = time.perf_counter()
@@ -480,6 +479,21 @@ def add_info_parser(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="model dir / .ckpt / PRESET:PATH, .tok, audio")
 
 
+def add_convert_parser(sub: Any) -> None:
+    p = sub.add_parser("convert", help="convert EnCodec 24 kHz weights to this package's format")
+    p.add_argument("src", help="encodec_24khz-d7cc33bc.th, a .safetensors file or HF directory")
+    p.add_argument("dst", help="output directory (config.json + model.safetensors)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing export")
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from codec.loading import convert_to_pretrained
+
+    out = convert_to_pretrained(args.src, args.dst, force=args.force)
+    print(f"wrote {out}")
+    return 0
+
+
 def _plugin(module: str, add: str, run: str) -> tuple[Callable[[Any], None], Runner] | None:
     """An optional subcommand from another module; None when that module is unavailable."""
     import importlib
@@ -499,6 +513,7 @@ def commands() -> list[tuple[Callable[[Any], None], Runner]]:
         (add_roundtrip_parser, run_roundtrip),
         (add_stream_parser, run_stream),
         (add_info_parser, run_info),
+        (add_convert_parser, run_convert),
     ]
     plugins = [
         _plugin("codec.evaluate", "add_eval_parser", "run_eval"),
@@ -519,14 +534,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe(exc: BaseException) -> str:
-    """One line: ``<file>: <reason>`` for OS errors, else the message (which names the file)."""
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        return f"{exc.filename}: {exc.strerror}"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``codec`` and ``infer.py``; returns the exit code."""
     parser = build_parser()
@@ -541,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except USER_ERRORS as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

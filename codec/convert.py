@@ -14,14 +14,13 @@ Codebooks: ``embed`` -> ``embedding``, ``cluster_size`` -> ``cluster_usage``, ``
 centroid equals ``embed`` exactly (EnCodec's dead-code reset wrote ``embed`` without its
 statistics, so its own ``embed_avg`` can disagree with ``embed``).
 
-Loading never downloads: ``load_converted("encodec_24khz", path)`` reads a local file or
+Loading never downloads: ``Codec.from_pretrained("encodec_24khz", path=...)`` reads a local file or
 Hugging Face directory (``torch.load(weights_only=True)`` or safetensors, no pickled code).
-``python -m codec.convert SRC DST`` writes our ``save_pretrained`` format.
+``codec convert SRC DST`` writes our ``save_pretrained`` format.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -34,19 +33,20 @@ import torch
 from torch import Tensor
 
 from codec.config import PRESETS, CodecConfig
-from codec.model import Codec, check_state_dict
+from codec.nn.conv import StreamingConvTranspose1d
 from codec.quantize.functional import laplace_smoothing
+from codec.seanet.decoder import SEANetDecoder
 
 __all__ = [
     "ENCODEC_24KHZ_SHA256_PREFIX",
     "ENCODEC_24KHZ_URL",
     "Source",
+    "CONVERT_HINT",
     "convert_encodec_state_dict",
-    "convert_to_pretrained",
+    "converted_weights",
     "detect_format",
     "download_encodec_24khz",
     "load_checkpoint",
-    "load_converted",
 ]
 
 Source = Literal["encodec", "transformers"]
@@ -147,8 +147,6 @@ def _rename_encodec(key: str) -> str | None:
 
 
 def _transformers_renamer(config: CodecConfig) -> Callable[[str], str | None]:
-    from codec.models.decoder import SEANetDecoder
-    from codec.nn.conv import StreamingConvTranspose1d
 
     decoder = SEANetDecoder(config.seanet)
     transposed = {
@@ -245,8 +243,14 @@ def _check_hf_config(path: Path) -> None:
         )
 
 
-def load_converted(name: str, path: str | os.PathLike[str] | None) -> Codec:
-    """Build preset ``name`` and load released weights converted from ``path`` (eval mode)."""
+CONVERT_HINT = "; is this the causal 24 kHz EnCodec (not the 48 kHz stereo model)?"
+"""Appended to weight-mismatch errors of converted checkpoints."""
+
+
+def converted_weights(
+    name: str, path: str | os.PathLike[str] | None
+) -> tuple[CodecConfig, dict[str, Tensor]]:
+    """Preset ``name``'s config and the released weights at ``path`` in our key names."""
     if name != "encodec_24khz":
         raise ValueError(
             f"no released weights can be converted for preset {name!r}; only 'encodec_24khz' "
@@ -257,28 +261,7 @@ def load_converted(name: str, path: str | os.PathLike[str] | None) -> Codec:
             f"Codec.from_pretrained('encodec_24khz') needs local weights: {_WEIGHTS_HELP}"
         )
     config = PRESETS[name]
-    state = convert_encodec_state_dict(load_checkpoint(path), config=config)
-    model = Codec(config)
-    expected = model.state_dict()
-    try:
-        check_state_dict(expected, state, str(path))
-    except ValueError as exc:
-        raise ValueError(
-            f"{exc}; is this the causal 24 kHz EnCodec (not the 48 kHz stereo model)?"
-        ) from None
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
-    return model.eval()
-
-
-def convert_to_pretrained(
-    src: str | os.PathLike[str],
-    dst_dir: str | os.PathLike[str],
-    name: str = "encodec_24khz",
-    force: bool = False,
-) -> Path:
-    """Convert the checkpoint ``src`` and write ``config.json`` + ``model.safetensors`` to
-    ``dst_dir`` (loadable with ``Codec.from_pretrained(dst_dir)``)."""
-    return load_converted(name, src).save_pretrained(dst_dir, force=force)
+    return config, convert_encodec_state_dict(load_checkpoint(path), config=config)
 
 
 def download_encodec_24khz(dest_dir: str | os.PathLike[str]) -> Path:
@@ -314,22 +297,3 @@ def _check_sha256(path: Path) -> None:
             f"{path}: SHA-256 {sha.hexdigest()[:16]}... does not start with "
             f"{ENCODEC_24KHZ_SHA256_PREFIX}: a corrupt or different file"
         )
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m codec.convert",
-        description="Convert EnCodec 24 kHz weights (encodec .th or Hugging Face) to codec's format.",
-    )
-    parser.add_argument(
-        "src", help="encodec_24khz-d7cc33bc.th, a .safetensors file or HF directory"
-    )
-    parser.add_argument("dst", help="output directory (config.json + model.safetensors)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing export")
-    args = parser.parse_args(argv)
-    out = convert_to_pretrained(args.src, args.dst, force=args.force)
-    print(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()

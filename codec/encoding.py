@@ -28,14 +28,12 @@ from codec.audio import (
     convert_channels,
 )
 from codec.audio import load_audio as _load_audio
-from codec.chunked import encode_blocks, encode_padded
+from codec.errors import USER_ERRORS, one_line
 from codec.model import Codec
+from codec.streaming import encode_blocks
 from codec.tokens import Tokens, TokensFormatError
 
-__all__ = ["EncodeReport", "FileEncoder", "Job", "collect_inputs", "error_message", "plan_jobs"]
-
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
-"""Exception types that mean 'this file failed' (AudioError/TokensFormatError are ValueErrors)."""
+__all__ = ["EncodeReport", "FileEncoder", "Job", "collect_inputs", "plan_jobs"]
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,6 @@ class EncodeReport:
     failures: list[tuple[Path, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
-
-
-def error_message(path: Path | str, exc: BaseException) -> str:
-    """One line for ``exc``, without a leading copy of ``path`` (messages often start with it)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    for prefix in (f"{path}: ", f"{path} "):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    return text
 
 
 # ------------------------------------------------------------------------- inputs / outputs
@@ -188,7 +174,7 @@ def load_item(path: Path, sample_rate: int, channels: int) -> Loaded:
         wav = _load_audio(path, sample_rate=sample_rate, mono=channels == 1).wav
         wav = convert_channels(wav, channels)
     except USER_ERRORS as exc:
-        return Loaded(None, error_message(path, exc))
+        return Loaded(None, one_line(exc, path))
     level = wav.abs()
     return Loaded(wav, None, float((level >= 0.999).float().mean()), float(level.max()))
 
@@ -276,7 +262,7 @@ class FileEncoder:
             try:
                 info = audio_info(job.source)
             except AudioError as exc:
-                self._fail(job.source, error_message(job.source, exc))
+                self._fail(job.source, one_line(exc, job.source))
                 continue
             problem = "empty audio (0 samples)" if info.frames == 0 else wav_truncation(job.source)
             if problem:
@@ -343,7 +329,7 @@ class FileEncoder:
             tokens = self._encode([wav for _, wav in ready])
         except USER_ERRORS as exc:
             if len(ready) == 1:
-                self._fail(ready[0][0].source, error_message(ready[0][0].source, exc))
+                self._fail(ready[0][0].source, one_line(exc, ready[0][0].source))
                 return
             for job, wav in ready:  # isolate the bad item
                 self._encode_batch([job], [Loaded(wav)])
@@ -352,7 +338,7 @@ class FileEncoder:
             self._save(job, tokens.item(i), wav.shape[-1] / self.codec.sample_rate)
 
     def _encode(self, wavs: list[Tensor]) -> Tokens:
-        return encode_padded(self.codec, wavs, self.num_codebooks)
+        return self.codec.encode_many(wavs, self.num_codebooks)
 
     def _notice_level(self, path: Path, item: Loaded) -> None:
         if item.peak > 1.0:
@@ -366,7 +352,7 @@ class FileEncoder:
         try:
             tokens.save(job.output, force=self.force)
         except USER_ERRORS as exc:
-            self._fail(job.output, error_message(job.output, exc))
+            self._fail(job.output, one_line(exc, job.output))
             return
         self.report.encoded += 1
         self.report.audio_seconds += seconds
@@ -385,6 +371,6 @@ class FileEncoder:
                 self.codec, job.source, info, self.num_codebooks, self.block_seconds
             )
         except USER_ERRORS as exc:
-            self._fail(job.source, error_message(job.source, exc))
+            self._fail(job.source, one_line(exc, job.source))
             return
         self._save(job, tokens, info.duration)

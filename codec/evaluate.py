@@ -34,6 +34,7 @@ from torch import Tensor
 
 from codec import metrics as M
 from codec.audio import AUDIO_EXTENSIONS, AudioError, load_audio, resample
+from codec.errors import one_line
 from codec.fileio import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -129,10 +130,10 @@ def utterance_metrics(
         except ValueError as err:
             if name not in METRICS:
                 raise
-            skipped[name] = f"error: {_one_line(err)}"
+            skipped[name] = f"error: {one_line(err)}"
             continue
         except Exception as err:  # a metric library failing on one file must not stop the run
-            skipped[name] = f"error: {type(err).__name__}: {_one_line(err)}"
+            skipped[name] = f"error: {type(err).__name__}: {one_line(err)}"
             continue
         if value is None:
             skipped[name] = "no utterance detected (PESQ)"
@@ -431,7 +432,7 @@ def collect_files(
             else:
                 errors.append({"file": str(item), "error": "no such file or folder"})
         except (OSError, ValueError) as err:
-            errors.append({"file": str(item), "error": _one_line(err)})
+            errors.append({"file": str(item), "error": one_line(err)})
     if max_files is not None:
         paths = paths[:max_files]
     return paths, errors
@@ -610,7 +611,7 @@ def evaluate(
         try:
             name, ref = _load_inputs(item, sample_rate)
         except (AudioError, OSError, ValueError) as err:
-            error_rows.append({"file": label, "error": _one_line(err)})
+            error_rows.append({"file": label, "error": one_line(err)})
             continue
         if not warmed:
             for system in systems:
@@ -685,11 +686,6 @@ def evaluate(
 def _code_counts(codes: Tensor, codebook_size: int) -> Tensor:
     codes = codes.long().cpu()
     return torch.stack([torch.bincount(c, minlength=codebook_size) for c in codes]).double()
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
 
 
 # ------------------------------------------------------------------------------------- rendering
@@ -937,7 +933,7 @@ def run_eval(args: argparse.Namespace) -> int:
         try:
             model = load_model(spec).to(args.device).eval()
         except Exception as err:
-            print(f"error: cannot load model {spec!r}: {_one_line(err)}", file=sys.stderr)
+            print(f"error: cannot load model {spec!r}: {one_line(err)}", file=sys.stderr)
             return 2
         for k in ks or [model.num_codebooks]:
             try:

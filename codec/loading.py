@@ -5,8 +5,9 @@ Accepted specs (the ``--model`` argument of the command line):
 - an exported directory (``save_pretrained``: ``config.json`` + ``model.safetensors``);
 - a run folder holding ``export/`` or ``checkpoints/last.ckpt``;
 - a training checkpoint ``runs/x/checkpoints/*.ckpt``: the weights are read with
-  ``torch.load(weights_only=True)`` (no pickle code runs) and the config is rebuilt from the
-  run's ``config.yaml`` two levels up (needs PyYAML, part of ``codec[train]``);
+  ``torch.load(weights_only=True)`` (no pickle code runs) and the config is the run's
+  ``config.json`` two levels up (written by ``train.py`` in the export format; runs made before
+  it existed are read from their ``config.yaml``, which needs PyYAML);
 - ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``.
 
 Every failure is a :class:`ValueError` with a one-line message.
@@ -21,9 +22,17 @@ from typing import Any
 import torch
 
 from codec.config import PRESETS, CodecConfig
-from codec.model import CONFIG_NAME, Codec, check_state_dict
+from codec.errors import one_line
+from codec.model import Codec
+from codec.pretrained import CONFIG_NAME, check_state_dict, read_config
 
-__all__ = ["load_model", "resolve_device"]
+__all__ = [
+    "convert_to_pretrained",
+    "load_checkpoint",
+    "load_converted",
+    "load_model",
+    "resolve_device",
+]
 
 _EMA_PREFIX = "weight_ema.module."
 _CODEC_PREFIX = "codec."
@@ -85,8 +94,7 @@ def load_checkpoint(path: Path) -> Codec:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt / foreign files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: cannot read checkpoint ({first})") from None
+        raise ValueError(f"{path}: cannot read checkpoint ({one_line(exc)})") from None
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a training checkpoint (no state_dict)")
@@ -101,22 +109,47 @@ def load_checkpoint(path: Path) -> Codec:
 
 def _run_config(ckpt: Path) -> CodecConfig:
     run_dir = ckpt.resolve().parent.parent
+    if (run_dir / CONFIG_NAME).exists():
+        return read_config(run_dir / CONFIG_NAME)
     config_path = run_dir / "config.yaml"
     if not config_path.exists():
         raise ValueError(
-            f"{ckpt}: cannot rebuild the model config, {config_path} not found "
-            "(expected runs/NAME/checkpoints/FILE.ckpt beside runs/NAME/config.yaml)"
+            f"{ckpt}: cannot rebuild the model config, {run_dir / CONFIG_NAME} not found "
+            "(expected runs/NAME/checkpoints/FILE.ckpt beside runs/NAME/config.json)"
         )
+    return _legacy_run_config(config_path)
+
+
+def _legacy_run_config(config_path: Path) -> CodecConfig:
+    """Runs made before ``config.json``: the model part of the resolved Hydra ``config.yaml``
+    (``model`` = sample rate, model id, SEANet; ``quantizer`` beside it)."""
     try:
         import yaml
     except ImportError:
         raise ValueError(
-            "reading a training checkpoint needs PyYAML: pip install 'codec[train]'"
+            "reading an old training run's config.yaml needs PyYAML: pip install 'codec[train]'"
         ) from None
-    from codec.lightning.config import codec_config
-
     try:
         raw: Any = yaml.safe_load(config_path.read_text())
-        return codec_config(raw)
+        model = dict(raw["model"])
+        if "quantizer" not in model:
+            model["quantizer"] = raw["quantizer"]
+        return CodecConfig.from_dict(model)
     except (yaml.YAMLError, KeyError, TypeError) as exc:
         raise ValueError(f"{config_path}: bad run config ({type(exc).__name__}: {exc})") from None
+
+
+def load_converted(name: str, path: str | os.PathLike[str] | None) -> Codec:
+    """Preset ``name`` with released weights converted from ``path`` (eval mode)."""
+    return Codec.from_pretrained(name, path=None if path is None else str(path))
+
+
+def convert_to_pretrained(
+    src: str | os.PathLike[str],
+    dst_dir: str | os.PathLike[str],
+    name: str = "encodec_24khz",
+    force: bool = False,
+) -> Path:
+    """Convert the checkpoint ``src`` and write ``config.json`` + ``model.safetensors`` to
+    ``dst_dir`` (loadable with ``Codec.from_pretrained(dst_dir)``)."""
+    return load_converted(name, src).save_pretrained(dst_dir, force=force)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -12,25 +11,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from codec.audio import resample
+from codec.audio import convert_channels, resample
 from codec.config import PRESETS, CodecConfig
-from codec.fileio import atomic_path, atomic_write_bytes
-from codec.models.decoder import SEANetDecoder
-from codec.models.encoder import SEANetEncoder
+from codec.convert import CONVERT_HINT, converted_weights
 from codec.nn.conv import StreamingConv1d
+from codec.pretrained import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    load_state,
+    load_weights,
+    read_config,
+    save_pretrained,
+)
 from codec.quantize import QuantizerOutput, quantizer_from_config
+from codec.seanet.decoder import SEANetDecoder
+from codec.seanet.encoder import SEANetEncoder
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
-    from codec.session import StreamingSession
+    from codec.streaming import StreamingSession
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-FORMAT = "codec-pretrained"
-FORMAT_VERSION = 1
 # On CPU, inference runs the batch in groups whose widest activation stays under this size:
 # glibc serves up to 32 MB from its heap, larger temporaries get fresh pages on every call,
 # which costs more than the arithmetic (batch 8 x 10 s ran 1.4x slower than 8 single items).
@@ -146,6 +148,17 @@ class Codec(nn.Module):
         if short:
             codes[short] = self._encode_items(wav, frames, k, short)
         return self.make_tokens(codes, frames, lengths)
+
+    def encode_many(self, wavs: Sequence[Tensor], num_codebooks: int | None = None) -> Tokens:
+        """Encode items ``[C, n_i]`` already at the model rate and channel count as one batch
+        (zero-padded, with their lengths): the same codes as each item encoded alone."""
+        if not wavs:
+            raise ValueError("encode_many needs at least one item")
+        lengths = torch.tensor([w.shape[-1] for w in wavs])
+        batch = wavs[0].new_zeros(len(wavs), wavs[0].shape[0], int(lengths.max()))
+        for i, wav in enumerate(wavs):
+            batch[i, :, : wav.shape[-1]] = wav
+        return self.encode(batch, self.sample_rate, lengths, num_codebooks, resample_input=False)
 
     def _encode_items(self, wav: Tensor, frames: Tensor, k: int, which: Sequence[int]) -> Tensor:
         """Encode items ``which`` one by one, each at its own length; [len(which), K, max F]."""
@@ -268,7 +281,7 @@ class Codec(nn.Module):
                 f"input too short: {int(lengths.min())} samples, at least one frame "
                 f"({self.hop_length} samples at {self.sample_rate} Hz) is needed"
             )
-        wav = match_channels(wav, self.channels)
+        wav = convert_channels(wav, self.channels)
         return wav.to(self.device), lengths
 
     # ---------------------------------------------------------------- streaming
@@ -277,92 +290,27 @@ class Codec(nn.Module):
 
         ``num_codebooks`` chooses the bitrate (default: all codebooks).
         """
-        from codec.session import StreamingSession
+        from codec.streaming import StreamingSession
 
         return StreamingSession(self, batch_size, num_codebooks)
 
     # ---------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | os.PathLike[str], force: bool = False) -> Path:
         """Write ``config.json`` + ``model.safetensors`` + ``README.md`` into ``directory``."""
-        out = Path(directory)
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": self.config.to_dict()}
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_path(out / WEIGHTS_NAME, force=force) as tmp:
-            save_file(state, str(tmp), metadata={"format": FORMAT})
-        atomic_write_bytes(out / CONFIG_NAME, json.dumps(meta, indent=2).encode(), force=True)
-        atomic_write_bytes(out / "README.md", model_card(self).encode(), force=True)
-        return out
+        return save_pretrained(self, self.config, Path(directory), force)
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | os.PathLike[str], path: str | None = None) -> Codec:
         """Load an exported directory, or a named preset converted from ``path`` (EnCodec)."""
         if str(name_or_dir) in PRESETS and not Path(name_or_dir).exists():
-            from codec.convert import load_converted
-
-            return load_converted(str(name_or_dir), path)
+            config, state = converted_weights(str(name_or_dir), path)
+            model = cls(config)
+            load_state(model, state, str(path), hint=CONVERT_HINT)
+            return model.eval()
         directory = Path(name_or_dir)
-        config = read_config(directory / CONFIG_NAME)
-        model = cls(config)
+        model = cls(read_config(directory / CONFIG_NAME))
         load_weights(model, directory / WEIGHTS_NAME)
         return model.eval()
-
-
-def read_config(path: Path) -> CodecConfig:
-    """Read and validate a ``config.json``; unknown keys and wrong types give a clear error."""
-    try:
-        meta = json.loads(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"cannot read model config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"model config {path} is not valid JSON: {exc.msg}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a codec model config (format != {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported format_version {meta.get('format_version')!r}")
-    return CodecConfig.from_dict(meta.get("config", {}))
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Load safetensors weights, refusing missing/unexpected keys and wrong shapes clearly."""
-    if not path.exists():
-        raise ValueError(f"model weights not found: {path}")
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for corrupt files
-        raise ValueError(f"cannot read model weights {path}: {exc}") from None
-    check_state_dict(model.state_dict(), state, str(path))
-    model.load_state_dict(state)
-
-
-def check_state_dict(expected: dict[str, Tensor], got: dict[str, Tensor], where: str) -> None:
-    missing = sorted(set(expected) - set(got))
-    unexpected = sorted(set(got) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{where}: weights do not match the config "
-            f"(missing: {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected: {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})"
-        )
-    for key, value in expected.items():
-        if tuple(got[key].shape) != tuple(value.shape):
-            raise ValueError(
-                f"{where}: '{key}' has shape {tuple(got[key].shape)}, the config needs {tuple(value.shape)}"
-            )
-
-
-def model_card(model: Codec) -> str:
-    cfg = model.config
-    q = cfg.quantizer
-    return (
-        f"# {cfg.model_id}\n\n"
-        f"Neural audio codec exported by `codec`.\n\n"
-        f"- sample rate: {cfg.sample_rate} Hz, frame rate: {cfg.frame_rate:g} frames/s "
-        f"(hop {cfg.hop_length})\n"
-        f"- quantizer: {q.groups} group(s) x {q.num_levels} levels x {q.codebook_size} codes "
-        f"= {model.bitrate() / 1000:g} kbps at all codebooks\n"
-        f"- causal: {cfg.seanet.causal}\n\n"
-        "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
-    )
 
 
 # -------------------------------------------------------------------- input checks
@@ -396,17 +344,6 @@ def check_lengths(lengths: Tensor, wav: Tensor) -> Tensor:
     if int(lengths.min()) < 1 or int(lengths.max()) > wav.shape[-1]:
         raise ValueError(f"lengths must be in [1, {wav.shape[-1]}], got {lengths.tolist()}")
     return lengths
-
-
-def match_channels(wav: Tensor, channels: int) -> Tensor:
-    """Rule: a mono model averages all input channels; a C-channel model repeats mono input."""
-    if wav.shape[1] == channels:
-        return wav
-    if channels == 1:
-        return wav.mean(dim=1, keepdim=True)
-    if wav.shape[1] == 1:
-        return wav.expand(-1, channels, -1).contiguous()
-    raise ValueError(f"cannot map {wav.shape[1]} input channels to a {channels}-channel model")
 
 
 def pad_to_frames(wav: Tensor, lengths: Tensor, frames: Tensor, hop_length: int) -> Tensor:

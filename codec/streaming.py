@@ -1,268 +1,235 @@
-"""Streaming machinery: typed per-layer state, the ``streaming()`` context and ``FrameBuffer``.
+"""Streaming a causal :class:`~codec.model.Codec`: the session, live sources and long files.
 
-Every stateful layer is a ``StreamingModule[StateT]``. Its ``step(x, state)`` is the only code
-path: offline ``forward(x)`` builds a fresh state marked ``final`` and runs ``step`` once, so
-offline is "streaming with empty history, flushed at once" and the two cannot drift.
-
-Typical use::
-
-    with streaming(model, batch_size=1):    # or model.streaming(1) on a StreamingContainer
-        outs = [model(chunk) for chunk in chunks]   # chunks of any length, possibly empty
-        outs.append(flush(model, last_chunk))       # pads every layer's tail as offline would
-    y = torch.cat(outs, dim=-1)                     # == model(torch.cat(chunks, -1))
-
-``flush`` marks every state in the tree ``final``, runs one last forward, then installs fresh
-states so that the same context can carry the next stream.
+``encode_chunk`` accepts pcm of any length and returns the frames completed so far;
+``decode_chunk`` turns tokens into audio as soon as the decoder can emit it; ``flush`` pads
+the tail exactly as offline encoding does, so the concatenated tokens equal ``codec.encode``
+and the concatenated audio equals ``codec.decode`` of them. With zero padding
+(``pad_mode="constant"``) the algorithmic latency is one frame (``hop_length`` samples);
+with reflect padding (converted EnCodec) the first frames wait for a little right context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-__all__ = [
-    "FrameBuffer",
-    "State",
-    "StreamingContainer",
-    "StreamingModule",
-    "flush",
-    "is_streaming",
-    "reset_streaming",
-    "run_chunked",
-    "split_frames",
-    "streaming",
-    "streaming_modules",
-]
+from codec.audio import AudioError, AudioInfo, convert_channels, read_blocks
+from codec.nn.streaming import FrameBuffer, flush, streaming
+from codec.tokens import Tokens
+
+if TYPE_CHECKING:
+    from codec.model import Codec
 
 
 @dataclass
-class State:
-    """Base of every layer's streaming state.
+class StreamTail:
+    """What ``flush`` returns: the last frames and the last audio samples ``[B, C, n]``."""
 
-    ``final`` is set by ``flush()``: the call that sees it carries the layer's last input, so
-    the layer pads its tail (from the total length it has seen) and emits everything left.
-    """
-
-    batch_size: int
-    final: bool = False
+    tokens: Tokens
+    audio: Tensor
 
 
-StateT = TypeVar("StateT", bound=State)
-ModuleT = TypeVar("ModuleT", bound=nn.Module)
+class StreamingSession:
+    """``with codec.streaming(batch_size) as s:`` — see the module docstring."""
 
-
-class StreamingContainer(nn.Module):
-    """An ``nn.Module`` tree that can be put in streaming mode as a whole.
-
-    Subclasses set ``input_channels`` so that ``flush()`` can build an empty last chunk.
-    """
-
-    input_channels: int = 0
-
-    def streaming(self: ModuleT, batch_size: int) -> AbstractContextManager[ModuleT]:
-        """Context manager installing fresh streaming state in the whole tree (yields self)."""
-        return streaming(self, batch_size)
-
-    @property
-    def is_streaming(self) -> bool:
-        return is_streaming(self)
-
-    def reset_streaming(self) -> None:
-        """Forget the current stream (fresh state everywhere), staying in streaming mode."""
-        reset_streaming(self)
-
-    def flush(self, x: Tensor | None = None) -> Tensor:
-        """End the stream: process the last chunk ``x`` (default: empty) and emit the tail.
-
-        Returns the remaining outputs; afterwards the tree holds fresh state for a new stream.
-        """
-        if x is None:
-            x = self._empty_chunk()
-        return flush(self, x)
-
-    def _empty_chunk(self) -> Tensor:
-        states = [m.streaming_state for m in streaming_modules(self)]
-        active = [s for s in states if s is not None]
-        if not active:
-            raise RuntimeError("flush() called outside a streaming() context")
-        param = next(self.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        dtype = param.dtype if param is not None else torch.float32
-        return torch.zeros(active[0].batch_size, self.input_channels, 0, device=device, dtype=dtype)
-
-
-class StreamingModule(StreamingContainer, Generic[StateT]):
-    """A layer whose history lives in a typed state dataclass ``StateT``.
-
-    Subclasses implement ``init_state`` (a fresh, empty state) and ``step`` (process one chunk
-    ``[B, C, n]`` with ``n >= 0``, updating the state, returning the outputs now complete).
-    ``check_streamable`` raises ``ValueError`` when the layer cannot run chunk by chunk.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._streaming_state: StateT | None = None
-
-    @property
-    def streaming_state(self) -> StateT | None:
-        return self._streaming_state
-
-    def init_state(self, batch_size: int) -> StateT:
-        raise NotImplementedError
-
-    def step(self, x: Tensor, state: StateT) -> Tensor:
-        raise NotImplementedError
-
-    def check_streamable(self) -> None:
-        """Raise ``ValueError`` if this layer cannot stream (default: it can)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        state = self._streaming_state
-        if state is None:
-            # Offline: the same code as streaming, with empty history and an immediate flush.
-            state = self.init_state(x.shape[0])
-            state.final = True
-        elif x.shape[0] != state.batch_size:
+    def __init__(self, codec: Codec, batch_size: int = 1, num_codebooks: int | None = None) -> None:
+        if not codec.config.seanet.causal:
             raise ValueError(
-                f"{type(self).__name__}: streaming state was opened for batch size "
-                f"{state.batch_size}, got a chunk of shape {tuple(x.shape)}"
+                "non-causal model cannot stream: its frames depend on future audio; "
+                "use codec.encode on whole files (or a causal model)"
             )
-        return self.step(x, state)
+        self.codec = codec
+        self.batch_size = batch_size
+        self.num_codebooks = codec._check_num_codebooks(num_codebooks)
+        self._stack: ExitStack | None = None
+        self._reset_counters()
 
+    def _reset_counters(self) -> None:
+        self.buffer = FrameBuffer(self.codec.hop_length)
+        self.samples_in = 0
+        self.frames_out = 0
+        self.audio_out = 0
 
-def streaming_modules(module: nn.Module) -> Iterator[StreamingModule[Any]]:
-    """All ``StreamingModule`` instances in ``module``'s tree (itself included)."""
-    for m in module.modules():
-        if isinstance(m, StreamingModule):
-            yield m
+    def __enter__(self) -> StreamingSession:
+        if self._stack is not None:
+            raise RuntimeError("this streaming session is already open")
+        stack = ExitStack()
+        stack.enter_context(streaming(self.codec.encoder, self.batch_size))
+        stack.enter_context(streaming(self.codec.decoder, self.batch_size))
+        self._stack = stack
+        self._reset_counters()
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
 
-def is_streaming(module: nn.Module) -> bool:
-    return any(m.streaming_state is not None for m in streaming_modules(module))
+    def _check_open(self) -> None:
+        if self._stack is None:
+            raise RuntimeError("use the session inside `with codec.streaming(...) as s:`")
 
-
-@contextmanager
-def streaming(module: ModuleT, batch_size: int) -> Iterator[ModuleT]:
-    """Put every streaming layer of ``module`` in streaming mode; clear the state on exit.
-
-    Raises ``ValueError`` (before touching any state) if some layer cannot stream, and
-    ``RuntimeError`` if the tree is already streaming.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    layers = list(streaming_modules(module))
-    for m in layers:
-        m.check_streamable()
-    if any(m.streaming_state is not None for m in layers):
-        raise RuntimeError(f"{type(module).__name__} is already in a streaming() context")
-    try:
-        for m in layers:
-            m._streaming_state = m.init_state(batch_size)
-        yield module
-    finally:
-        for m in layers:
-            m._streaming_state = None
-
-
-def reset_streaming(module: nn.Module) -> None:
-    """Replace every active state by a fresh one of the same batch size."""
-    for m in streaming_modules(module):
-        state = m.streaming_state
-        if state is not None:
-            m._streaming_state = m.init_state(state.batch_size)
-
-
-def flush(module: nn.Module, x: Tensor) -> Tensor:
-    """Feed the last chunk ``x`` to ``module`` with every layer told it is the end of stream.
-
-    Each layer pads its tail exactly as offline would and emits what is left. The tree then
-    holds fresh state, ready for another stream inside the same ``streaming()`` context.
-    """
-    layers = [m for m in streaming_modules(module) if m.streaming_state is not None]
-    if not layers:
-        raise RuntimeError("flush() called outside a streaming() context")
-    for m in layers:
-        state = m.streaming_state
-        assert state is not None
-        state.final = True
-    try:
-        out: Tensor = module(x)
-    finally:
-        reset_streaming(module)
-    return out
-
-
-def run_chunked(
-    module: nn.Module, x: Tensor, chunk_sizes: int | Iterable[int], flush_with: int = 0
-) -> Tensor:
-    """Stream ``x`` [B, C, T] through ``module`` in chunks, flush, and concatenate the outputs.
-
-    ``chunk_sizes`` is a size or a sequence of sizes (cycled; zeros allowed). The last
-    ``flush_with`` samples travel with the flush call instead of a separate chunk. The result
-    equals ``module(x)`` for any chunking (causal models).
-    """
-    sizes = [chunk_sizes] if isinstance(chunk_sizes, int) else list(chunk_sizes)
-    if not sizes or any(n < 0 for n in sizes) or not any(sizes):
-        raise ValueError(f"chunk sizes must be >= 0 with at least one > 0, got {sizes}")
-    body = x.shape[-1] - flush_with
-    outs: list[Tensor] = []
-    with streaming(module, x.shape[0]):
-        start, i = 0, 0
-        while start < body:
-            end = min(start + sizes[i % len(sizes)], body)
-            outs.append(module(x[..., start:end]))
-            start, i = end, i + 1
-        outs.append(flush(module, x[..., body:]))
-    return torch.cat(outs, dim=-1)
-
-
-def split_frames(pending: Tensor | None, x: Tensor, frame_size: int) -> tuple[Tensor, Tensor]:
-    """Append ``x`` [B, C, n] to ``pending`` and split into (whole frames, remainder).
-
-    Whole frames are ``[B, C, k * frame_size]``; the remainder ``[B, C, r]`` has ``r < frame_size``.
-    """
-    if frame_size < 1:
-        raise ValueError(f"frame_size must be >= 1, got {frame_size}")
-    if x.dim() != 3:
-        raise ValueError(f"expected a chunk [B, C, n], got shape {tuple(x.shape)}")
-    data = x if pending is None else torch.cat([pending, x], dim=-1)
-    whole = (data.shape[-1] // frame_size) * frame_size
-    return data[..., :whole], data[..., whole:]
-
-
-class FrameBuffer:
-    """Accepts pcm chunks of any length ``[B, C, n]`` and releases whole frames.
-
-    ``push`` returns ``[B, C, k * frame_size]`` (``k`` may be 0) and keeps the remainder;
-    ``flush`` returns the remainder (fewer than ``frame_size`` samples) and empties the buffer.
-    """
-
-    def __init__(self, frame_size: int) -> None:
-        if frame_size < 1:
-            raise ValueError(f"frame_size must be >= 1, got {frame_size}")
-        self.frame_size = frame_size
-        self._pending: Tensor | None = None
-
-    @property
-    def pending(self) -> int:
-        """Samples held back, waiting for a whole frame."""
-        return 0 if self._pending is None else self._pending.shape[-1]
-
-    def push(self, x: Tensor) -> Tensor:
-        if self._pending is not None and x.shape[:-1] != self._pending.shape[:-1]:
+    def _as_chunk(self, pcm: Tensor) -> Tensor:
+        if not isinstance(pcm, Tensor) or not pcm.is_floating_point():
+            raise ValueError("pcm chunks must be floating-point torch tensors in [-1, 1]")
+        while pcm.dim() < 3:
+            pcm = pcm.unsqueeze(0)
+        if pcm.dim() != 3 or pcm.shape[0] != self.batch_size:
             raise ValueError(
-                f"chunk shape {tuple(x.shape)} does not match earlier chunks "
-                f"{tuple(self._pending.shape[:-1])} + [n]"
+                f"chunk must be [{self.batch_size}, C, n], [C, n] or [n]; got {tuple(pcm.shape)}"
             )
-        whole, self._pending = split_frames(self._pending, x, self.frame_size)
-        return whole
+        if pcm.numel() and not bool(torch.isfinite(pcm).all()):
+            raise ValueError("pcm chunk contains NaN or infinite values")
+        return convert_channels(pcm.float(), self.codec.channels).to(self.codec.device)
 
-    def flush(self) -> Tensor | None:
-        """The remainder ``[B, C, r]`` (``None`` if nothing was ever pushed); resets the buffer."""
-        rest, self._pending = self._pending, None
-        return rest
+    @torch.inference_mode()
+    def encode_chunk(self, pcm: Tensor) -> Tokens:
+        """pcm ``[B, C, n]`` (any n >= 0) at the model rate -> Tokens with the new frames."""
+        self._check_open()
+        chunk = self._as_chunk(pcm)
+        self.samples_in += chunk.shape[-1]
+        whole = self.buffer.push(chunk)
+        latent = self.codec.encoder(whole)
+        return self._tokens(latent)
+
+    def _tokens(self, latent: Tensor) -> Tokens:
+        codes = self.codec.quantizer.encode(latent, num_codebooks=self.num_codebooks)
+        n = codes.shape[-1]
+        self.frames_out += n
+        frames = torch.full((self.batch_size,), n, dtype=torch.long)
+        hop = self.codec.hop_length
+        return self.codec.make_tokens(codes, frames, frames * hop)
+
+    @torch.inference_mode()
+    def decode_chunk(self, tokens: Tokens) -> Tensor:
+        """New frames (e.g. from ``encode_chunk``) -> the audio now complete ``[B, C, m]``."""
+        self._check_open()
+        codes = self.codec.check_tokens(tokens)
+        audio = self.codec.decoder(self.codec.quantizer.decode(codes))
+        self.audio_out += audio.shape[-1]
+        return audio
+
+    @torch.inference_mode()
+    def flush(self) -> StreamTail:
+        """End the stream: the last frames (tail padded as offline) and the last audio,
+        trimmed so the total audio length equals the total pcm pushed (when encoding)."""
+        self._check_open()
+        rest = self.buffer.flush()
+        if rest is None:
+            rest = torch.zeros(self.batch_size, self.codec.channels, 0, device=self.codec.device)
+        # Offline encoding zero-pads the input to whole frames; do the same to the tail.
+        pad = (-rest.shape[-1]) % self.codec.hop_length
+        rest = torch.nn.functional.pad(rest, (0, pad))
+        tokens = self._tokens(flush(self.codec.encoder, rest))
+        codes = self.codec.quantizer.decode(tokens.codes.to(self.codec.device))
+        audio = flush(self.codec.decoder, codes)
+        if self.samples_in:
+            keep = max(0, self.samples_in - self.audio_out)
+            audio = audio[..., :keep]
+        self._reset_counters()
+        return StreamTail(tokens=tokens, audio=audio)
+
+
+def frame_padding(codec: Codec, samples: int) -> Tensor:
+    """Zeros ``[1, C, p]`` that complete the last frame of a ``samples``-long stream."""
+    return torch.zeros(1, codec.channels, -samples % codec.hop_length, device=codec.device)
+
+
+def encode_blocks(
+    codec: Codec, path: Path, info: AudioInfo, num_codebooks: int, block_seconds: float = 10.0
+) -> Tokens:
+    """Encode a (long) file block by block with a streaming session: memory stays bounded
+    by the block size, and the tokens equal offline encoding of the same samples."""
+    codes: list[Tensor] = []
+    samples = 0
+    with StreamingSession(codec, 1, num_codebooks) as session:
+        for block in read_blocks(path, info, codec.sample_rate, block_seconds):
+            samples += block.shape[-1]
+            codes.append(session.encode_chunk(block[None]).codes)
+        codes.append(session.encode_chunk(frame_padding(codec, samples)).codes)
+        codes.append(session.flush().tokens.codes)
+    if samples < codec.hop_length:
+        raise AudioError(f"{path}: too short ({samples} samples)")
+    frames = -(-samples // codec.hop_length)
+    return codec.make_tokens(
+        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
+    )
+
+
+def decode_blocks(codec: Codec, tokens: Tokens, frames: int = 500) -> Iterator[Tensor]:
+    """Decode ``[1, K, T]`` tokens chunk by chunk (causal models): bounded memory."""
+    total, emitted = int(tokens.num_samples[0]), 0
+    with StreamingSession(codec, 1, tokens.num_codebooks) as session:
+        for start in range(0, tokens.num_frames, frames):
+            codes = tokens.codes[..., start : start + frames]
+            n = torch.tensor([codes.shape[-1]])
+            audio = session.decode_chunk(codec.make_tokens(codes, n, n * codec.hop_length))
+            audio = audio[0, :, : max(0, total - emitted)]
+            emitted += audio.shape[-1]
+            yield audio
+        tail = session.flush().audio[0, :, : max(0, total - emitted)]
+        yield tail
+
+
+@dataclass
+class StreamResult:
+    """What :func:`stream_codec` measured: tokens, pcm samples pushed, per-chunk seconds."""
+
+    tokens: Tokens
+    samples: int
+    latencies: list[float]
+
+
+def stream_codec(
+    codec: Codec,
+    chunks: Iterable[Tensor],
+    num_codebooks: int | None = None,
+    decode: bool = True,
+    on_audio: Callable[[Tensor], object] | None = None,
+) -> StreamResult:
+    """Push ``[C, n]`` chunks through a streaming session as a live source would; time each
+    chunk (encode, plus decode when ``decode``) and hand decoded audio ``[1, C, m]`` to
+    ``on_audio`` as it comes, trimmed to the samples pushed. The tokens equal offline ones."""
+    latencies: list[float] = []
+    codes: list[Tensor] = []
+    samples = written = 0
+
+    def emit(audio: Tensor) -> None:
+        nonlocal written
+        audio = audio[..., : max(0, samples - written)]
+        written += audio.shape[-1]
+        if on_audio is not None and audio.shape[-1]:
+            on_audio(audio)
+
+    with StreamingSession(codec, 1, num_codebooks) as session:
+        for chunk in chunks:
+            start = time.perf_counter()
+            new = session.encode_chunk(chunk[None])
+            audio = session.decode_chunk(new) if decode else None
+            latencies.append(time.perf_counter() - start)
+            samples += chunk.shape[-1]
+            codes.append(new.codes)
+            if audio is not None:
+                emit(audio)
+        last = session.encode_chunk(frame_padding(codec, samples))
+        codes.append(last.codes)
+        if decode:
+            emit(session.decode_chunk(last))
+        tail = session.flush()
+        codes.append(tail.tokens.codes)
+        if decode:
+            emit(tail.audio)
+    if samples < codec.hop_length:
+        raise AudioError(f"stream too short: {samples} samples, one frame needs {codec.hop_length}")
+    frames = -(-samples // codec.hop_length)
+    tokens = codec.make_tokens(
+        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
+    )
+    return StreamResult(tokens, samples, latencies)

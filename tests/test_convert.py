@@ -23,12 +23,11 @@ from codec.config import PRESETS
 from codec.convert import (
     ENCODEC_24KHZ_URL,
     convert_encodec_state_dict,
-    convert_to_pretrained,
     detect_format,
     load_checkpoint,
-    load_converted,
 )
 from codec.data.synthetic import synthetic_speech
+from codec.loading import convert_to_pretrained, load_converted
 from codec.model import Codec
 from codec.quantize.functional import laplace_smoothing
 

@@ -1,171 +1,64 @@
-"""The streaming machinery: context, flush, reset, errors, FrameBuffer."""
-
-from __future__ import annotations
-
-from collections.abc import Iterator
+import random
 
 import pytest
 import torch
-from torch import nn
 
-from codec.nn import StreamingConv1d, StreamingLSTM
-from codec.streaming import (
-    FrameBuffer,
-    flush,
-    is_streaming,
-    reset_streaming,
-    run_chunked,
-    split_frames,
-    streaming,
-    streaming_modules,
-)
+from codec.model import Codec
+from tests.test_model import tiny_config
 
 
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
+def stream(codec: Codec, wav: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    codes, audio = [], []
+    with codec.streaming(batch_size=wav.shape[0]) as s:
+        start, i = 0, 0
+        while start < wav.shape[-1]:
+            end = min(start + sizes[i % len(sizes)], wav.shape[-1])
+            new = s.encode_chunk(wav[..., start:end])
+            codes.append(new.codes)
+            audio.append(s.decode_chunk(new))
+            start, i = end, i + 1
+        tail = s.flush()
+        codes.append(tail.tokens.codes)
+        audio.append(tail.audio)
+    return torch.cat(codes, -1), torch.cat(audio, -1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread sync dominates on a shared CPU
-    yield
-    torch.set_num_threads(n)
-
-
-def _stack(causal: bool = True) -> nn.Sequential:
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+@pytest.mark.parametrize("sizes", [[1], [7], [8], [13], [24, 3, 0, 5], "random"])
+def test_streaming_equals_offline(pad_mode: str, sizes: list[int] | str) -> None:
     torch.manual_seed(0)
-    return nn.Sequential(
-        StreamingConv1d(2, 3, 4, stride=2, causal=causal, pad_mode="constant"),
-        nn.ELU(),
-        StreamingLSTM(3, num_layers=1),
-        StreamingConv1d(3, 2, 3, causal=causal, pad_mode="reflect"),
-    )
+    codec = Codec(tiny_config(pad_mode=pad_mode)).eval()
+    wav = torch.randn(1, 1, 203) * 0.2
+    if sizes == "random":
+        rng = random.Random(0)
+        sizes = [rng.randint(0, 40) for _ in range(50)]
+    codes, audio = stream(codec, wav, sizes)  # type: ignore[arg-type]
+    tokens = codec.encode(wav, 16000)
+    assert torch.equal(codes, tokens.codes)
+    offline = codec.decode(tokens)
+    assert audio.shape == offline.shape
+    torch.testing.assert_close(audio, offline, atol=1e-5, rtol=0)
 
 
-def test_context_installs_and_clears_state() -> None:
-    model = _stack()
-    assert not is_streaming(model)
-    with streaming(model, batch_size=2) as m:
-        assert m is model
-        assert is_streaming(model)
-        assert all(layer.streaming_state is not None for layer in streaming_modules(model))
-        assert all(layer.streaming_state.batch_size == 2 for layer in streaming_modules(model))
-    assert not is_streaming(model)
+def test_session_resets_between_streams() -> None:
+    torch.manual_seed(0)
+    codec = Codec(tiny_config()).eval()
+    wav = torch.randn(1, 1, 64) * 0.2
+    with codec.streaming() as s:
+        first = torch.cat([s.encode_chunk(wav).codes, s.flush().tokens.codes], -1)
+        second = torch.cat([s.encode_chunk(wav).codes, s.flush().tokens.codes], -1)
+    assert torch.equal(first, second)
 
 
-def test_state_cleared_even_on_error() -> None:
-    model = _stack()
-    with pytest.raises(ZeroDivisionError), streaming(model, 1):
-        _ = 1 / 0
-    assert not is_streaming(model)
+def test_non_causal_refuses_streaming() -> None:
+    codec = Codec(tiny_config(causal=False, pad_mode="reflect")).eval()
+    with pytest.raises(ValueError, match="non-causal"):
+        codec.streaming()
 
 
-def test_nested_streaming_refused() -> None:
-    model = _stack()
-    with streaming(model, 1), pytest.raises(RuntimeError, match="already"), streaming(model, 1):
-        pass
-
-
-def test_batch_size_mismatch_is_a_clear_error() -> None:
-    model = _stack()
-    with streaming(model, 2), pytest.raises(ValueError, match="batch size 2"):
-        model(torch.randn(3, 2, 8))
-
-
-def test_flush_outside_context_refused() -> None:
-    model = _stack()
-    with pytest.raises(RuntimeError, match="outside"):
-        flush(model, torch.zeros(1, 2, 0))
-    with pytest.raises(RuntimeError, match="outside"):
-        model[0].flush()
-
-
-def test_non_causal_streaming_refused_before_any_state() -> None:
-    model = _stack(causal=False)
-    with pytest.raises(ValueError, match="non-causal model cannot stream"), streaming(model, 1):
-        pass
-    assert not is_streaming(model)
-
-
-def test_flush_resets_for_a_second_stream() -> None:
-    model = _stack()
-    x = torch.randn(1, 2, 23)
-    ref = model(x)
-    with streaming(model, 1):
-        for _ in range(2):  # two streams in one context give the same result
-            out = torch.cat([model(x[..., :10]), flush(model, x[..., 10:])], dim=-1)
-            assert_close(out, ref, 1e-5)
-
-
-def test_reset_streaming_forgets_history() -> None:
-    model = _stack()
-    x = torch.randn(1, 2, 16)
-    with streaming(model, 1):
-        model(torch.randn(1, 2, 7))
-        reset_streaming(model)
-        out = torch.cat([model(x), flush(model, x[..., :0])], dim=-1)
-    assert_close(out, model(x), 1e-5)
-
-
-def test_container_methods() -> None:
-    conv = StreamingConv1d(2, 2, 3, causal=True, pad_mode="constant")
-    x = torch.randn(1, 2, 9)
-    with conv.streaming(1) as c:
-        assert c.is_streaming
-        out = torch.cat([c(x), c.flush()], dim=-1)
-    assert_close(out, conv(x), 1e-6)
-
-
-@pytest.mark.parametrize("sizes", [1, 3, [0, 5, 2], [100]])
-def test_run_chunked_matches_offline(sizes: int | list[int]) -> None:
-    model = _stack()
-    x = torch.randn(2, 2, 31)
-    assert_close(run_chunked(model, x, sizes), model(x), 1e-5)
-    got = run_chunked(model, x, sizes, flush_with=4)
-    assert_close(got, model(x), 1e-5)
-
-
-def test_run_chunked_rejects_bad_sizes() -> None:
-    with pytest.raises(ValueError):
-        run_chunked(_stack(), torch.randn(1, 2, 4), [0])
-
-
-def test_split_frames() -> None:
-    x = torch.arange(7.0).view(1, 1, 7)
-    whole, rest = split_frames(None, x, 3)
-    assert whole.shape[-1] == 6 and rest.shape[-1] == 1
-    whole, rest = split_frames(rest, x[..., :2], 3)
-    assert_close(whole, torch.tensor([[[6.0, 0.0, 1.0]]]))
-    assert rest.shape[-1] == 0
-    with pytest.raises(ValueError):
-        split_frames(None, torch.zeros(3), 2)
-
-
-def test_frame_buffer_any_chunking() -> None:
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 101, generator=gen)
-    buf = FrameBuffer(8)
-    outs, start = [], 0
-    while start < x.shape[-1]:
-        n = int(torch.randint(0, 20, (1,), generator=gen))
-        out = buf.push(x[..., start : start + n])
-        assert out.shape[-1] % 8 == 0 and buf.pending < 8
-        outs.append(out)
-        start += n
-    rest = buf.flush()
-    assert rest is not None and rest.shape[-1] == 101 % 8
-    assert_close(torch.cat([*outs, rest], dim=-1), x)
-    assert buf.pending == 0 and buf.flush() is None
-
-
-def test_frame_buffer_errors() -> None:
-    with pytest.raises(ValueError):
-        FrameBuffer(0)
-    buf = FrameBuffer(4)
-    buf.push(torch.zeros(1, 2, 3))
-    with pytest.raises(ValueError, match="does not match"):
-        buf.push(torch.zeros(1, 3, 3))
+def test_causal_latency_is_one_frame() -> None:
+    torch.manual_seed(0)
+    codec = Codec(tiny_config()).eval()
+    with codec.streaming() as s:
+        assert s.encode_chunk(torch.zeros(1, 1, codec.hop_length - 1)).num_frames == 0
+        assert s.encode_chunk(torch.zeros(1, 1, 1)).num_frames == 1

@@ -15,6 +15,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from codec.config import CodecConfig
 from codec.data import AudioBatch
+from codec.discriminators import build_discriminator
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.losses import (
     GradientBalancer,
@@ -33,7 +34,6 @@ from codec.metrics import (
     stoi_batch,
 )
 from codec.model import Codec
-from codec.models.discriminators import build_discriminator
 
 
 def perceptual_metrics(

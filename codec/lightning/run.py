@@ -18,7 +18,8 @@ from codec.lightning.callbacks import AtomicCheckpointIO, AudioLoggingCallback, 
 from codec.lightning.config import LoggerConfig, TrainConfig, codec_config
 from codec.lightning.data import CodecDataModule
 from codec.lightning.module import CodecModule, NonFiniteLossError
-from codec.model import Codec, check_state_dict
+from codec.model import Codec
+from codec.pretrained import CONFIG_NAME, check_state_dict, write_config
 
 log = logging.getLogger("codec.train")
 
@@ -60,6 +61,8 @@ def _run(cfg: TrainConfig, resolved_yaml: str, callbacks: list[L.Callback]) -> C
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(resolved_yaml)
+    # The model's config in the export format, so the core reads checkpoints without us.
+    write_config(run_dir / CONFIG_NAME, codec_config(cfg))
     if cfg.trainer.precision.startswith("16"):
         raise ValueError(
             "trainer.precision fp16 is not supported (GAN losses overflow); use bf16-mixed"

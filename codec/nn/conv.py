@@ -30,7 +30,7 @@ from codec.nn.kernels import (
     pointwise_conv1d,
 )
 from codec.nn.norm import apply_norm
-from codec.streaming import State, StreamingModule
+from codec.nn.streaming import State, StreamingModule
 
 __all__ = [
     "ConvState",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from codec.streaming import State, StreamingModule
+from codec.nn.streaming import State, StreamingModule
 
 __all__ = ["LSTMState", "StreamingLSTM"]
 

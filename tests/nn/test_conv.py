@@ -23,7 +23,7 @@ from codec.nn.conv import (
     total_padding,
     transpose_trim,
 )
-from codec.streaming import run_chunked, streaming
+from codec.nn.streaming import run_chunked, streaming
 
 
 def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:

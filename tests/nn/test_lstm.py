@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from codec.nn.lstm import StreamingLSTM
-from codec.streaming import run_chunked, streaming
+from codec.nn.streaming import run_chunked, streaming
 
 
 def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:

@@ -18,6 +18,7 @@ import soxr
 import torch
 from torch import Tensor
 
+from codec.errors import one_line
 from codec.fileio import atomic_path
 
 __all__ = [
@@ -81,7 +82,7 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         info = sf.info(str(p))
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioError(f"{p}: unreadable audio ({_one_line(exc)})") from None
+        raise AudioError(f"{p}: unreadable audio ({one_line(exc)})") from None
     return AudioInfo(int(info.frames), int(info.samplerate), int(info.channels), str(info.subtype))
 
 
@@ -106,7 +107,7 @@ def load_audio(
     try:
         data, sr = sf.read(str(p), start=start, stop=stop, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioError(f"{p}: unreadable audio ({_one_line(exc)})") from None
+        raise AudioError(f"{p}: unreadable audio ({one_line(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{p}: empty audio (0 samples read)")
     if not np.isfinite(data).all():
@@ -231,9 +232,3 @@ def _to_numpy_2d(wav: Tensor | np.ndarray, target: Path) -> np.ndarray:
     if not np.isfinite(data).all():
         raise ValueError(f"{target}: refusing to write NaN or infinite samples")
     return data
-
-
-def _one_line(exc: BaseException) -> str:
-    """First line of an exception message (libsndfile errors can span lines)."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from codec.config import SEANetConfig
-from codec.models import SEANetEncoder
-from codec.models.encoder import SEANetResnetBlock
 from codec.nn import remove_weight_norm
-from codec.streaming import run_chunked
+from codec.nn.streaming import run_chunked
+from codec.seanet import SEANetEncoder
+from codec.seanet.blocks import SEANetResnetBlock
 
 
 def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from codec.config import SEANetConfig
-from codec.models.encoder import SEANetResnetBlock, check_input, make_conv
 from codec.nn.activations import make_activation
 from codec.nn.conv import StreamingConvTranspose1d
 from codec.nn.lstm import StreamingLSTM
-from codec.streaming import StreamingContainer
+from codec.nn.streaming import StreamingContainer
+from codec.seanet.blocks import SEANetResnetBlock, check_input, make_conv
 
 __all__ = ["SEANetDecoder"]
 

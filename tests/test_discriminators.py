@@ -4,8 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from codec.losses import adversarial_d_loss, adversarial_g_loss, feature_matching_loss
-from codec.models.discriminators import (
+from codec.discriminators import (
     DISCRIMINATORS,
     DiscriminatorOutput,
     MultiDiscriminator,
@@ -15,6 +14,7 @@ from codec.models.discriminators import (
     MultiScaleSTFTDiscriminator,
     build_discriminator,
 )
+from codec.losses import adversarial_d_loss, adversarial_g_loss, feature_matching_loss
 
 T = 1024
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from codec.config import SEANetConfig
-from codec.models import SEANetDecoder, SEANetEncoder
 from codec.nn import remove_weight_norm
-from codec.streaming import run_chunked, streaming
+from codec.nn.streaming import run_chunked, streaming
+from codec.seanet import SEANetDecoder, SEANetEncoder
 
 
 def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:

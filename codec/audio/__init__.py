@@ -1,0 +1,49 @@
+"""Audio I/O: whole files (``files``) and long files block by block (``blocks``)."""
+
+from codec.audio.blocks import (
+    AUDIO_OUT,
+    open_writer,
+    raw_chunks,
+    read_blocks,
+    resample_blocks,
+    write_audio,
+    write_block,
+)
+from codec.audio.files import (
+    AUDIO_EXTENSIONS,
+    Audio,
+    AudioError,
+    AudioInfo,
+    audio_info,
+    convert_channels,
+    load_audio,
+    loudness_normalize,
+    peak_normalize,
+    resample,
+    resampled_length,
+    rms_db,
+    save_audio,
+)
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AUDIO_OUT",
+    "Audio",
+    "AudioError",
+    "AudioInfo",
+    "audio_info",
+    "convert_channels",
+    "load_audio",
+    "loudness_normalize",
+    "open_writer",
+    "peak_normalize",
+    "raw_chunks",
+    "read_blocks",
+    "resample",
+    "resample_blocks",
+    "resampled_length",
+    "rms_db",
+    "save_audio",
+    "write_audio",
+    "write_block",
+]
