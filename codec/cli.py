@@ -173,7 +173,7 @@ def _model(args: argparse.Namespace) -> Codec:
     try:
         codec = load_model(args.model, args.device)
         if getattr(args, "num_codebooks", None) is not None:
-            codec._check_num_codebooks(args.num_codebooks)
+            codec.check_num_codebooks(args.num_codebooks)
     except ValueError as exc:
         raise UsageError(f"--model {args.model}: {one_line(exc, args.model)}") from None
     return codec

@@ -219,7 +219,7 @@ class FileEncoder:
         block_seconds: float = 10.0,
     ) -> None:
         self.codec = codec
-        self.num_codebooks = codec._check_num_codebooks(num_codebooks)
+        self.num_codebooks = codec.check_num_codebooks(num_codebooks)
         if batch_size < 1 or workers < 0:
             raise ValueError("batch size must be >= 1 and workers >= 0")
         self.batch_size, self.workers, self.force = batch_size, workers, force

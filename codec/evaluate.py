@@ -287,7 +287,7 @@ class CodecSystem(System):
         stability_cycles: int = 5,
     ) -> None:
         self.model = model.eval()
-        self.num_codebooks = model._check_num_codebooks(num_codebooks)
+        self.num_codebooks = model.check_num_codebooks(num_codebooks)
         self.family = family or model.config.model_id
         self.name = name or f"{self.family} K={self.num_codebooks}"
         self.nominal_bitrate = model.bitrate(self.num_codebooks)

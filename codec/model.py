@@ -129,7 +129,7 @@ class Codec(nn.Module):
         batched results equal items encoded alone (and streaming equal offline).
         """
         wav, lengths = self._prepare(wav, sample_rate, lengths, resample_input)
-        k = self._check_num_codebooks(num_codebooks)
+        k = self.check_num_codebooks(num_codebooks)
         frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
         wav = pad_to_frames(wav, lengths, frames, self.hop_length)
         if not self.config.seanet.causal and bool((frames < frames.max()).any()):
@@ -236,7 +236,7 @@ class Codec(nn.Module):
                 f"tokens from another model: {tokens.sample_rate} Hz at {tokens.frame_rate} frames/s; "
                 f"this model is {self.sample_rate} Hz at {self.frame_rate} frames/s"
             )
-        self._check_num_codebooks(tokens.num_codebooks)
+        self.check_num_codebooks(tokens.num_codebooks)
         codes = tokens.codes
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"codes out of range [0, {self.codebook_size})")
@@ -252,7 +252,7 @@ class Codec(nn.Module):
             lengths = torch.full((wav.shape[0],), wav.shape[-1], device=wav.device)
         return torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
 
-    def _check_num_codebooks(self, num_codebooks: int | None) -> int:
+    def check_num_codebooks(self, num_codebooks: int | None) -> int:
         k = self.num_codebooks if num_codebooks is None else num_codebooks
         if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= self.num_codebooks:
             raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {k!r}")

@@ -47,7 +47,7 @@ class StreamingSession:
             )
         self.codec = codec
         self.batch_size = batch_size
-        self.num_codebooks = codec._check_num_codebooks(num_codebooks)
+        self.num_codebooks = codec.check_num_codebooks(num_codebooks)
         self._stack: ExitStack | None = None
         self._reset_counters()
 

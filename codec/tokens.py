@@ -109,7 +109,7 @@ class Tokens:
         codes = self.codes.detach().cpu().numpy()
         if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
             raise ValueError(f"codes out of range [0, {self.codebook_size})")
-        dtype = _code_dtype(self.codebook_size)
+        dtype = code_dtype(self.codebook_size)
         payload = codes.astype(dtype.newbyteorder("<"), copy=False).tobytes()
         header = self._header(dtype, zlib.crc32(payload))
         raw = json.dumps(header, sort_keys=True).encode("utf-8")
@@ -171,7 +171,8 @@ class Tokens:
             raise TokensFormatError(f"{path}: {exc}") from None
 
 
-def _code_dtype(codebook_size: int) -> np.dtype:
+def code_dtype(codebook_size: int) -> np.dtype:
+    """Smallest unsigned integer dtype that holds ``codebook_size - 1``."""
     for dtype in (np.uint8, np.uint16, np.uint32):
         if codebook_size - 1 <= np.iinfo(dtype).max:
             return np.dtype(dtype)

@@ -200,7 +200,7 @@ def export_tokens(
         raise ValueError(
             f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
         )
-    k = codec._check_num_codebooks(num_codebooks)
+    k = codec.check_num_codebooks(num_codebooks)
     records = resolve_inputs(inputs)
     if parquet and not _has_pyarrow():
         warnings.warn("pyarrow is not installed: Parquet output skipped", stacklevel=2)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from codec.fileio import atomic_path, atomic_write_bytes
-from codec.tokens import Tokens
+from codec.tokens import Tokens, code_dtype
 
 __all__ = [
     "MANIFEST_NAME",
@@ -43,14 +43,6 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 SHARDS_FORMAT = "codec-token-shards"
 SHARDS_VERSION = 1
-
-
-def code_dtype(codebook_size: int) -> np.dtype:
-    """Smallest unsigned integer dtype that holds ``codebook_size - 1``."""
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if codebook_size - 1 <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    raise ValueError(f"codebook_size {codebook_size} is too large")
 
 
 def shard_name(number: int) -> str:
