@@ -34,6 +34,7 @@ __all__ = [
     "add_offsets",
     "as_long",
     "check_codes",
+    "check_delays",
     "deinterleave_groups",
     "delay",
     "flatten",
@@ -159,7 +160,8 @@ def unflatten(
 
 
 # ------------------------------------------------------------------ delay pattern
-def _delays(num_codebooks: int, delays: Sequence[int] | None) -> list[int]:
+def check_delays(num_codebooks: int, delays: Sequence[int] | None) -> list[int]:
+    """Per-codebook delays, validated; ``None`` means MusicGen's ``0, 1, ..., K-1``."""
     if delays is None:
         return list(range(num_codebooks))
     out = [int(d) for d in delays]
@@ -178,7 +180,7 @@ def delay(x: Any, pad_id: int, delays: Sequence[int] | None = None) -> Tensor:
     same frame already emitted (MusicGen; Moshi uses ``delays = [0, 1, 1, ..]``).
     """
     x = as_long(x, "ids")
-    shifts = _delays(x.shape[0], delays)
+    shifts = check_delays(x.shape[0], delays)
     k, t = x.shape
     out = torch.full((k, t + max(shifts)), pad_id, dtype=torch.long)
     for i, d in enumerate(shifts):
@@ -193,7 +195,7 @@ def undelay(x: Any, delays: Sequence[int] | None = None, pad_id: int | None = No
     they are ignored (e.g. for sampled sequences).
     """
     x = as_long(x, "ids")
-    shifts = _delays(x.shape[0], delays)
+    shifts = check_delays(x.shape[0], delays)
     t = x.shape[1] - max(shifts)
     if t < 0:
         raise ValueError(

@@ -87,7 +87,7 @@ class Vocabulary:
             raise ValueError(f"special ids must lie in [0, num_special={self.num_special}): {bad}")
         if self.delays is not None:
             object.__setattr__(self, "delays", tuple(int(d) for d in self.delays))
-            L._delays(self.num_codebooks, self.delays)
+            L.check_delays(self.num_codebooks, self.delays)
 
     # ------------------------------------------------------------------ id space
     @property
