@@ -209,7 +209,11 @@ def test_no_private_name_used_outside_its_module() -> None:
                 problems += [f"{name} imports {target}.{n}" for n in names if _private(n)]
         own = defined_private_names(name)
         for node in ast.walk(tree(name)):
-            if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
-                if node.attr in owners:
-                    problems.append(f"{name} uses .{node.attr} of {sorted(owners[node.attr])}")
+            if (
+                isinstance(node, ast.Attribute)
+                and _private(node.attr)
+                and node.attr not in own
+                and node.attr in owners
+            ):
+                problems.append(f"{name} uses .{node.attr} of {sorted(owners[node.attr])}")
     assert problems == []
