@@ -9,7 +9,7 @@ skipped and listed; an unreadable file is listed and left out; neither stops the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,20 @@ def _load_input(item: str | os.PathLike[str] | Utterance, sample_rate: int) -> t
         return item.name, resample(wav.mean(0), item.sample_rate, sample_rate)
     audio = load_audio(item, sample_rate=sample_rate, mono=True)
     return str(item), audio.wav[0]
+
+
+def _references(
+    files: Iterable[str | os.PathLike[str] | Utterance],
+    sample_rate: int,
+    errors: list[dict[str, str]],
+) -> Iterator[tuple[str, Tensor]]:
+    """Name and reference [T] of each readable input, in order; the others go to ``errors``."""
+    for item in files:
+        try:
+            yield _load_input(item, sample_rate)
+        except (AudioError, OSError, ValueError) as err:
+            label = item.name if isinstance(item, Utterance) else str(item)
+            errors.append({"file": label, "error": one_line(err)})
 
 
 class _Tally:
@@ -204,13 +218,7 @@ def evaluate(
     error_rows = list(errors)
     evaluated: list[str] = []
     total_seconds = 0.0
-    for item in files:
-        label = item.name if isinstance(item, Utterance) else str(item)
-        try:
-            name, ref = _load_input(item, sample_rate)
-        except (AudioError, OSError, ValueError) as err:
-            error_rows.append({"file": label, "error": one_line(err)})
-            continue
+    for name, ref in _references(files, sample_rate, error_rows):
         if not evaluated:  # warm up once, before the first timed utterance
             for system in systems:
                 system.warmup(sample_rate)

@@ -192,12 +192,7 @@ def export_tokens(
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
     files are skipped with a warning and listed under ``skipped``.
     """
-    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive number of frames, got {shard_size!r}")
-    if batch_size < 1 or num_workers < 0:
-        raise ValueError(
-            f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
-        )
+    _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     records = resolve_inputs(inputs)
     if parquet and not _has_pyarrow():
@@ -229,6 +224,15 @@ def export_tokens(
     write_shard_manifest(out, manifest)
     say(f"wrote {len(manifest['shards'])} shards, {manifest['num_items']} items to {out}")
     return manifest
+
+
+def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive number of frames, got {shard_size!r}")
+    if batch_size < 1 or num_workers < 0:
+        raise ValueError(
+            f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
+        )
 
 
 def _has_pyarrow() -> bool:

@@ -83,21 +83,36 @@ def test_batched_equals_single(tmp_path: Path, models: dict[str, Path], capsys, 
     assert outs[1, 0] == outs[4, 0] == outs[3, 1]
 
 
-def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    src = tmp_path / "in"
+def write_good_files(src: Path) -> list[Path]:
+    """Audio that encodes, some with a notice (format, channels, rate, clipping)."""
     good = [write(src / "good.wav", 800), src / "silence.wav"]
     sf.write(str(src / "silence.wav"), np.zeros(800, np.float32), SR)
     clipped = np.clip(tone(800) * 10, -1, 1)
     sf.write(str(src / "clipped.wav"), clipped, SR)
     good += [src / "clipped.wav"]
-    good += [
+    return good + [
         write(src / "u8.wav", 800, subtype="PCM_U8"),
         write(src / "s24.flac", 800, subtype="PCM_24"),
         write(src / "float.wav", 800, subtype="FLOAT"),
         write(src / "stereo.wav", 800, channels=2),
         write(src / "odd_rate.wav", 1000, sr=22050),
     ]
-    bad = {
+
+
+def write_bad_files(src: Path, scratch: Path) -> dict[str, str]:
+    """Files that cannot be encoded, by name, with a word their error line must hold."""
+    (src / "corrupt.wav").write_bytes(os.urandom(2000))
+    sf.write(str(src / "empty.wav"), np.zeros(0, np.float32), SR)
+    full = write(src / "full.wav", 4000).read_bytes()
+    (src / "full.wav").unlink()
+    (src / "truncated.wav").write_bytes(full[: len(full) // 3])
+    flac = write(scratch / "f.flac", 4000).read_bytes()
+    (src / "header_only.flac").write_bytes(flac[:60])
+    nan = tone(800)
+    nan[100] = np.nan
+    sf.write(str(src / "nan.wav"), nan, SR, subtype="FLOAT")
+    write(src / "short.wav", 3)
+    return {
         "corrupt.wav": "unreadable",
         "empty.wav": "empty",
         "truncated.wav": "truncated",
@@ -105,18 +120,12 @@ def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) 
         "nan.wav": "NaN",
         "short.wav": "too short",
     }
-    (src / "corrupt.wav").write_bytes(os.urandom(2000))
-    sf.write(str(src / "empty.wav"), np.zeros(0, np.float32), SR)
-    full = write(src / "full.wav", 4000).read_bytes()
-    (src / "full.wav").unlink()
-    (src / "truncated.wav").write_bytes(full[: len(full) // 3])
-    flac = write(tmp_path / "f.flac", 4000).read_bytes()
-    (src / "header_only.flac").write_bytes(flac[:60])
-    nan = tone(800)
-    nan[100] = np.nan
-    sf.write(str(src / "nan.wav"), nan, SR, subtype="FLOAT")
-    write(src / "short.wav", 3)
 
+
+def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) -> None:
+    src = tmp_path / "in"
+    good = write_good_files(src)
+    bad = write_bad_files(src, tmp_path)
     out = tmp_path / "out"
     code, _, err = cli(capsys, "encode", src, "-o", out, "-m", models["causal"], "-b", "4")
     assert code == 1
