@@ -40,7 +40,7 @@ from codec.lm.shards import (
 )
 from codec.model import Codec
 
-__all__ = ["DEFAULT_SHARD_FRAMES", "export_tokens", "resolve_inputs"]
+__all__ = ["DEFAULT_SHARD_FRAMES", "export_tokens", "has_pyarrow", "resolve_inputs"]
 
 DEFAULT_SHARD_FRAMES = 1_000_000
 _MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -195,7 +195,7 @@ def export_tokens(
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     records = resolve_inputs(inputs)
-    if parquet and not _has_pyarrow():
+    if parquet and not has_pyarrow():
         warnings.warn("pyarrow is not installed: Parquet output skipped", stacklevel=2)
         parquet = False
     out = Path(out_dir)
@@ -235,7 +235,8 @@ def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
         )
 
 
-def _has_pyarrow() -> bool:
+def has_pyarrow() -> bool:
+    """Whether the optional ``pyarrow`` (Parquet output) is installed."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:

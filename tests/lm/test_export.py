@@ -145,7 +145,7 @@ def test_parquet_skipped_gracefully_without_pyarrow(
 ) -> None:
     import codec.lm.export as export_module
 
-    monkeypatch.setattr(export_module, "_has_pyarrow", lambda: False)
+    monkeypatch.setattr(export_module, "has_pyarrow", lambda: False)
     with pytest.warns(UserWarning, match="pyarrow"):
         manifest = export_tokens(codec, speech_dir, tmp_path / "s", parquet=True)
     assert manifest["complete"] and "parquet" not in manifest["shards"][0]
