@@ -1,4 +1,4 @@
-"""Command-line inference: ``python infer.py encode|decode|roundtrip|stream|info ...``.
+"""Command-line inference: ``python infer.py encode|decode|roundtrip|stream|info|... ...``.
 
 Thin wrapper over :func:`codec.cli.main` (also installed as the ``codec`` command).
 """

@@ -7,7 +7,6 @@ Codebook metrics (usage, entropy, perplexity) live with the quantizer.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Literal
@@ -37,9 +36,16 @@ class NoUtteranceError(ValueError):
     """PESQ found no utterance in the reference (silence or too short); the score is undefined."""
 
 
-def _import(name: str) -> ModuleType:
+def _optional(name: Literal["pesq", "pystoi"]) -> ModuleType:
+    """The optional metric package ``name``, imported on first use (explicitly: no importlib)."""
     try:
-        return importlib.import_module(name)
+        if name == "pesq":
+            import pesq
+
+            return pesq
+        import pystoi
+
+        return pystoi
     except ImportError as err:
         raise MetricUnavailableError(
             f"metric needs the '{name}' package: pip install {name} (or codec[eval])"
@@ -149,7 +155,7 @@ def pesq(
     """
     if mode not in PESQ_RATES:
         raise ValueError(f"PESQ mode must be 'wb' or 'nb', got {mode!r}")
-    lib = _import("pesq")
+    lib = _optional("pesq")
     rate = PESQ_RATES[mode]
     ref = _resample(_to_numpy(reference), sample_rate, rate)
     est = _resample(_to_numpy(estimate), sample_rate, rate)
@@ -175,7 +181,7 @@ def stoi(
     Raises:
         MetricUnavailableError: if the ``pystoi`` package is missing.
     """
-    lib = _import("pystoi")
+    lib = _optional("pystoi")
     ref, est = _to_numpy(reference), _to_numpy(estimate)
     n = min(len(ref), len(est))
     return float(lib.stoi(ref[:n], est[:n], sample_rate, extended=extended))

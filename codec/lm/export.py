@@ -1,4 +1,4 @@
-"""Export a corpus to token shards (``export_tokens``) and its CLI subcommand ``export-tokens``.
+"""Export a corpus to token shards (``export_tokens``; the ``codec export-tokens`` command).
 
 The export is resumable: ``manifest.json`` lists only completed shards and is rewritten after
 each one; on a rerun the completed shards are kept, inputs already in them are skipped, and
@@ -9,9 +9,7 @@ the same shards as an uninterrupted one.
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -42,7 +40,7 @@ from codec.lm.shards import (
 )
 from codec.model import Codec
 
-__all__ = ["add_export_parser", "export_tokens", "resolve_inputs", "run_export"]
+__all__ = ["DEFAULT_SHARD_FRAMES", "export_tokens", "has_pyarrow", "resolve_inputs"]
 
 DEFAULT_SHARD_FRAMES = 1_000_000
 _MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -194,15 +192,10 @@ def export_tokens(
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
     files are skipped with a warning and listed under ``skipped``.
     """
-    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive number of frames, got {shard_size!r}")
-    if batch_size < 1 or num_workers < 0:
-        raise ValueError(
-            f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
-        )
+    _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     records = resolve_inputs(inputs)
-    if parquet and not _has_pyarrow():
+    if parquet and not has_pyarrow():
         warnings.warn("pyarrow is not installed: Parquet output skipped", stacklevel=2)
         parquet = False
     out = Path(out_dir)
@@ -233,7 +226,17 @@ def export_tokens(
     return manifest
 
 
-def _has_pyarrow() -> bool:
+def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive number of frames, got {shard_size!r}")
+    if batch_size < 1 or num_workers < 0:
+        raise ValueError(
+            f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
+        )
+
+
+def has_pyarrow() -> bool:
+    """Whether the optional ``pyarrow`` (Parquet output) is installed."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -319,72 +322,3 @@ class _ShardWriter:
         self.log(f"{name}: {entry['num_items']} items, {entry['num_frames']} frames")
         self.next_number += 1
         self.codes, self.items = [], []
-
-
-# ---------------------------------------------------------------------- CLI
-def add_export_parser(subparsers: Any) -> None:
-    """Register ``export-tokens`` on an ``argparse`` subparsers object (sets ``func``)."""
-    p = subparsers.add_parser(
-        "export-tokens",
-        help="encode a corpus into memory-mappable token shards for LM training",
-        description=(
-            "Encode audio (folders, JSONL manifests, file lists or files) into sharded .npy "
-            "codes + manifest.json. Rerunning resumes: completed shards are kept."
-        ),
-    )
-    p.add_argument("inputs", nargs="+", metavar="MANIFEST_OR_DIR")
-    p.add_argument("-o", "--output", required=True, metavar="SHARDS", help="output folder")
-    p.add_argument("--model", required=True, metavar="M", help="exported model folder or preset")
-    p.add_argument("--num-codebooks", type=int, default=None, metavar="K")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N")
-    p.add_argument("--workers", type=int, default=0, metavar="W", help="audio loading workers")
-    p.add_argument(
-        "--shard-frames",
-        type=int,
-        default=DEFAULT_SHARD_FRAMES,
-        metavar="F",
-        help="frames per shard",
-    )
-    p.add_argument("--device", default=None, help="cuda / cpu (default: cuda when available)")
-    p.add_argument("--parquet", action="store_true", help="also write Parquet (needs pyarrow)")
-    p.add_argument("--force", action="store_true", help="discard existing shards, start over")
-    p.set_defaults(func=run_export)
-
-
-def _load_model(spec: str) -> Codec:
-    try:
-        from codec.cli import load_model  # type: ignore[attr-defined]
-    except ImportError:
-        return Codec.from_pretrained(spec)
-    model = load_model(spec)
-    assert isinstance(model, Codec)
-    return model
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """Run ``export-tokens``; user errors print one line on stderr and return 1."""
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr)
-
-    try:
-        codec = _load_model(args.model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            export_tokens(
-                codec,
-                args.inputs,
-                args.output,
-                num_codebooks=args.num_codebooks,
-                batch_size=args.batch_size,
-                num_workers=args.workers,
-                shard_size=args.shard_frames,
-                force=args.force,
-                device=args.device,
-                parquet=args.parquet,
-                log=log,
-            )
-    except (ValueError, OSError) as exc:  # AudioError is a ValueError
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0

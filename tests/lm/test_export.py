@@ -1,6 +1,5 @@
-"""Corpus export: reload equality, resume, Parquet, CLI."""
+"""Corpus export: reload equality, resume, Parquet (the command: tests/cli/test_export_tokens.py)."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 import torch
 
 from codec.audio import load_audio
-from codec.lm.export import add_export_parser, export_tokens, resolve_inputs, run_export
+from codec.lm.export import export_tokens, resolve_inputs
 from codec.lm.shards import MANIFEST_NAME, TokenShards, read_shard_manifest
 from codec.model import Codec
 
@@ -141,65 +140,12 @@ def test_resolve_inputs_manifest_list_and_dedupe(speech_dir: Path, tmp_path: Pat
         resolve_inputs(tmp_path / "missing")
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="codec")
-    add_export_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
-
-
-def test_cli(
-    codec: Codec, speech_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    model_dir = codec.save_pretrained(tmp_path / "model")
-    out = tmp_path / "shards"
-    args = parse(
-        [
-            "export-tokens",
-            str(speech_dir),
-            "-o",
-            str(out),
-            "--model",
-            str(model_dir),
-            "--num-codebooks",
-            "2",
-            "--shard-frames",
-            "500",
-            "--batch-size",
-            "2",
-        ]
-    )
-    assert args.func is run_export
-    assert run_export(args) == 0
-    assert TokenShards(out).num_codebooks == 2
-    capsys.readouterr()
-    bad = parse(
-        ["export-tokens", str(tmp_path / "nope"), "-o", str(out), "--model", str(model_dir)]
-    )
-    assert run_export(bad) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "nope" in err and "\n" not in err
-    bad_k = parse(
-        [
-            "export-tokens",
-            str(speech_dir),
-            "-o",
-            str(out),
-            "--model",
-            str(model_dir),
-            "--num-codebooks",
-            "3",
-        ]
-    )
-    assert run_export(bad_k) == 1
-    assert "num_codebooks" in capsys.readouterr().err
-
-
 def test_parquet_skipped_gracefully_without_pyarrow(
     codec: Codec, speech_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import codec.lm.export as export_module
 
-    monkeypatch.setattr(export_module, "_has_pyarrow", lambda: False)
+    monkeypatch.setattr(export_module, "has_pyarrow", lambda: False)
     with pytest.warns(UserWarning, match="pyarrow"):
         manifest = export_tokens(codec, speech_dir, tmp_path / "s", parquet=True)
     assert manifest["complete"] and "parquet" not in manifest["shards"][0]

@@ -1,16 +1,10 @@
-"""End-to-end tests of the ``codec`` command line with real files in ``tmp_path``."""
+"""``codec encode``: folders, lists, batching, bad inputs, collisions, resume, long files."""
 
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
-import struct
-import subprocess
-import sys
-import zlib
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,93 +12,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from codec.audio import load_audio
-from codec.cli import main
 from codec.model import Codec
 from codec.tokens import Tokens
-from tests.test_model import tiny_config
 
-torch.set_num_threads(1)
-ROOT = Path(__file__).resolve().parents[1]
-SR = 16000
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    Codec(tiny_config()).eval().save_pretrained(root / "causal")
-    torch.manual_seed(0)
-    Codec(tiny_config(causal=False, pad_mode="reflect")).eval().save_pretrained(root / "noncausal")
-    torch.manual_seed(0)
-    Codec(tiny_config(pad_mode="reflect")).eval().save_pretrained(root / "reflect")
-    return {k: root / k for k in ("causal", "noncausal", "reflect")}
-
-
-def tone(n: int, seed: int = 0, channels: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / SR
-    x = 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(n)
-    return np.repeat(x[:, None], channels, 1).astype(np.float32)
-
-
-def write(path: Path, n: int = 1600, seed: int = 0, sr: int = SR, **kw: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    channels = int(kw.pop("channels", 1))  # type: ignore[call-overload]
-    sf.write(str(path), tone(n, seed, channels), sr, **kw)  # type: ignore[arg-type]
-    return path
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
-
-
-def offline(model: Path, path: Path) -> Tokens:
-    """Reference tokens: ``Codec.encode`` of the file zero-padded to whole frames (how the
-    command line encodes, so that batching never changes an item's last frame)."""
-    codec = Codec.from_pretrained(model)
-    wav = load_audio(path, sample_rate=codec.sample_rate).wav
-    n = wav.shape[-1]
-    padded = torch.nn.functional.pad(wav, (0, -n % codec.hop_length))
-    tokens = codec.encode(padded, codec.sample_rate)
-    return replace(tokens, num_samples=torch.tensor([n]))
-
-
-def with_code(data: bytes, code: int) -> bytes:
-    """A token file whose first code is replaced (checksum fixed): codes out of range."""
-    magic, version, hlen = struct.unpack_from("<4sBI", data)
-    header = json.loads(data[9 : 9 + hlen])
-    payload = bytearray(data[9 + hlen :])
-    payload[0] = code
-    header["crc32"] = zlib.crc32(bytes(payload))
-    raw = json.dumps(header, sort_keys=True).encode()
-    return struct.pack("<4sBI", magic, version, len(raw)) + raw + bytes(payload)
-
-
-# ------------------------------------------------------------------------- happy paths
-def test_encode_decode_roundtrip(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    wav = write(tmp_path / "a.wav", 1234)
-    code, _, _ = cli(capsys, "encode", wav, "-o", tmp_path / "a.tok", "--model", models["causal"])
-    assert code == 0
-    tokens = Tokens.load(tmp_path / "a.tok")
-    assert torch.equal(tokens.codes, offline(models["causal"], wav).codes)
-    assert tokens.num_samples.tolist() == [1234]
-
-    code, _, _ = cli(
-        capsys, "decode", tmp_path / "a.tok", "-o", tmp_path / "d.wav", "-m", models["causal"]
-    )
-    assert code == 0
-    assert sf.info(str(tmp_path / "d.wav")).frames == 1234
-
-    code, out, _ = cli(
-        capsys, "roundtrip", wav, "-o", tmp_path / "r.wav", "-m", models["causal"], "-k", "2"
-    )
-    assert code == 0
-    assert "kbps" in out and "SI-SDR" in out and "mel distance" in out
-    assert sf.info(str(tmp_path / "r.wav")).frames == 1234
+from .conftest import SR, cli, offline, tone, write
 
 
 def test_folder_mode_resume_and_force(tmp_path: Path, models: dict[str, Path], capsys) -> None:
@@ -172,22 +83,36 @@ def test_batched_equals_single(tmp_path: Path, models: dict[str, Path], capsys, 
     assert outs[1, 0] == outs[4, 0] == outs[3, 1]
 
 
-# ------------------------------------------------------------------------- bad input
-def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    src = tmp_path / "in"
+def write_good_files(src: Path) -> list[Path]:
+    """Audio that encodes, some with a notice (format, channels, rate, clipping)."""
     good = [write(src / "good.wav", 800), src / "silence.wav"]
     sf.write(str(src / "silence.wav"), np.zeros(800, np.float32), SR)
     clipped = np.clip(tone(800) * 10, -1, 1)
     sf.write(str(src / "clipped.wav"), clipped, SR)
     good += [src / "clipped.wav"]
-    good += [
+    return good + [
         write(src / "u8.wav", 800, subtype="PCM_U8"),
         write(src / "s24.flac", 800, subtype="PCM_24"),
         write(src / "float.wav", 800, subtype="FLOAT"),
         write(src / "stereo.wav", 800, channels=2),
         write(src / "odd_rate.wav", 1000, sr=22050),
     ]
-    bad = {
+
+
+def write_bad_files(src: Path, scratch: Path) -> dict[str, str]:
+    """Files that cannot be encoded, by name, with a word their error line must hold."""
+    (src / "corrupt.wav").write_bytes(os.urandom(2000))
+    sf.write(str(src / "empty.wav"), np.zeros(0, np.float32), SR)
+    full = write(src / "full.wav", 4000).read_bytes()
+    (src / "full.wav").unlink()
+    (src / "truncated.wav").write_bytes(full[: len(full) // 3])
+    flac = write(scratch / "f.flac", 4000).read_bytes()
+    (src / "header_only.flac").write_bytes(flac[:60])
+    nan = tone(800)
+    nan[100] = np.nan
+    sf.write(str(src / "nan.wav"), nan, SR, subtype="FLOAT")
+    write(src / "short.wav", 3)
+    return {
         "corrupt.wav": "unreadable",
         "empty.wav": "empty",
         "truncated.wav": "truncated",
@@ -195,18 +120,12 @@ def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) 
         "nan.wav": "NaN",
         "short.wav": "too short",
     }
-    (src / "corrupt.wav").write_bytes(os.urandom(2000))
-    sf.write(str(src / "empty.wav"), np.zeros(0, np.float32), SR)
-    full = write(src / "full.wav", 4000).read_bytes()
-    (src / "full.wav").unlink()
-    (src / "truncated.wav").write_bytes(full[: len(full) // 3])
-    flac = write(tmp_path / "f.flac", 4000).read_bytes()
-    (src / "header_only.flac").write_bytes(flac[:60])
-    nan = tone(800)
-    nan[100] = np.nan
-    sf.write(str(src / "nan.wav"), nan, SR, subtype="FLOAT")
-    write(src / "short.wav", 3)
 
+
+def test_bad_inputs_fail_alone(tmp_path: Path, models: dict[str, Path], capsys) -> None:
+    src = tmp_path / "in"
+    good = write_good_files(src)
+    bad = write_bad_files(src, tmp_path)
     out = tmp_path / "out"
     code, _, err = cli(capsys, "encode", src, "-o", out, "-m", models["causal"], "-b", "4")
     assert code == 1
@@ -264,29 +183,6 @@ def test_output_exists_without_force(tmp_path: Path, models: dict[str, Path], ca
     assert code == 1 and "exists" in err and (tmp_path / "d.wav").read_bytes() == b"keep"
     code, _, err = cli(capsys, "roundtrip", wav, "-o", tmp_path / "d.wav", "-m", models["causal"])
     assert code == 1 and (tmp_path / "d.wav").read_bytes() == b"keep"
-
-
-def test_bad_token_files(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    wav = write(tmp_path / "a.wav")
-    good = tmp_path / "in" / "good.tok"
-    assert cli(capsys, "encode", wav, "-o", good, "-m", models["causal"])[0] == 0
-    tokens = Tokens.load(good)
-    replace(tokens, codebook_size=64, model_id="other").save(tmp_path / "in" / "other.tok")
-    data = bytearray(good.read_bytes())
-    data[-1] ^= 0xFF
-    (tmp_path / "in" / "corrupt.tok").write_bytes(bytes(data))
-    (tmp_path / "in" / "cut.tok").write_bytes(good.read_bytes()[:-10])
-    (tmp_path / "in" / "range.tok").write_bytes(with_code(good.read_bytes(), 40))
-    out = tmp_path / "out"
-    code, _, err = cli(capsys, "decode", tmp_path / "in", "-o", out, "-m", models["causal"])
-    assert code == 1
-    assert (out / "good.wav").exists()
-    for name in ["other", "corrupt", "cut", "range"]:
-        assert (
-            sum(name + ".tok" in line for line in err.splitlines() if line.startswith("error:"))
-            == 1
-        )
-        assert not (out / f"{name}.wav").exists()
 
 
 def test_output_folder_not_writable(tmp_path: Path, models: dict[str, Path], capsys) -> None:
@@ -374,106 +270,6 @@ def test_long_files_stream_in_blocks(tmp_path: Path, models: dict[str, Path], ca
     assert np.abs(chunked.astype(int) - whole).max() <= 1
 
 
-def test_decode_batched_token_file(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    codec = Codec.from_pretrained(models["causal"])
-    batch = torch.zeros(2, 1, 700)
-    batch[0] = torch.from_numpy(tone(700, 1)[:, 0])
-    batch[1, :, :300] = torch.from_numpy(tone(300, 2)[:, 0])
-    codec.encode(batch, SR, lengths=torch.tensor([700, 300])).save(tmp_path / "b.tok")
-    assert (
-        cli(capsys, "decode", tmp_path / "b.tok", "-o", tmp_path / "b.wav", "-m", models["causal"])[
-            0
-        ]
-        == 0
-    )
-    assert sf.info(str(tmp_path / "b-0.wav")).frames == 700
-    assert sf.info(str(tmp_path / "b-1.wav")).frames == 300
-
-
-# ------------------------------------------------------------------------- stream / info / usage
-def test_stream_equals_offline(
-    tmp_path: Path, models: dict[str, Path], capsys, monkeypatch
-) -> None:
-    wav = write(tmp_path / "a.wav", 2345)
-    expected = offline(models["causal"], wav).to_bytes()
-    args = ["stream", wav, "-o", tmp_path / "s.wav", "--tokens", tmp_path / "s.tok"]
-    code, out, _ = cli(capsys, *args, "-m", models["causal"], "--chunk-ms", "7")
-    assert code == 0 and "p50" in out and "p95" in out and "real-time factor" in out
-    assert (tmp_path / "s.tok").read_bytes() == expected
-    assert sf.info(str(tmp_path / "s.wav")).frames == 2345
-
-    pcm, _ = sf.read(str(wav), dtype="int16")
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pcm.astype("<i2").tobytes())))
-    args = [
-        "stream",
-        "-",
-        "--raw-rate",
-        SR,
-        "--tokens",
-        tmp_path / "raw.tok",
-        "-m",
-        models["causal"],
-    ]
-    assert cli(capsys, *args)[0] == 0
-    assert (tmp_path / "raw.tok").read_bytes() == expected
-
-    code, _, err = cli(
-        capsys, "stream", wav, "--tokens", tmp_path / "x.tok", "-m", models["noncausal"]
-    )
-    assert code == 2 and "non-causal" in err
-    code, _, err = cli(
-        capsys, "stream", "-", "--tokens", tmp_path / "x.tok", "-m", models["causal"]
-    )
-    assert code == 2 and "--raw-rate" in err
-
-
-def test_info(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    code, out, _ = cli(capsys, "info", models["causal"])
-    assert code == 0 and "16000 Hz" in out and "2 group(s) x 2 levels x 32 codes" in out
-    wav = write(tmp_path / "a.wav", 800)
-    assert cli(capsys, "encode", wav, "-o", tmp_path / "a.tok", "-m", models["causal"])[0] == 0
-    code, out, _ = cli(capsys, "info", tmp_path / "a.tok")
-    assert code == 0 and "tiny-test" in out and "K=4" in out and "kbps" in out and "100" in out
-    code, out, _ = cli(capsys, "info", wav)
-    assert code == 0 and "800 samples" in out
-    (tmp_path / "bad.tok").write_bytes(b"nope")
-    code, _, err = cli(capsys, "info", tmp_path / "bad.tok")
-    assert code == 1 and err.startswith("error:")
-
-
-def test_help_lists_commands(capsys) -> None:
-    from codec.cli import build_parser
-
-    assert main(["--help"]) == 0
-    names = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    assert {"encode", "decode", "roundtrip", "stream", "info"} <= names
-
-
-def test_usage_errors(tmp_path: Path, models: dict[str, Path], capsys) -> None:
-    wav = write(tmp_path / "a.wav")
-    assert main([]) == 2
-    assert main(["encode", str(wav)]) == 2  # no -o / --model
-    capsys.readouterr()
-    for args, needle in [
-        (["encode", wav, "-o", tmp_path / "o", "-m", tmp_path / "nomodel"], "no such model"),
-        (["encode", wav, "-o", tmp_path / "o", "-m", models["causal"], "-k", "3"], "multiple"),
-        (["encode", wav, wav, "-o", tmp_path / "o.tok", "-m", models["causal"]], "output folder"),
-        (
-            [
-                "encode",
-                tmp_path / "empty_dir_missing",
-                "-o",
-                tmp_path / "o",
-                "-m",
-                "encodec_24khz:/x",
-            ],
-            "/x",
-        ),
-    ]:
-        code, _, err = cli(capsys, *args)
-        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
-
-
 def test_training_checkpoint_as_model(tmp_path: Path, models: dict[str, Path], capsys) -> None:
     yaml = pytest.importorskip("yaml")
     codec = Codec.from_pretrained(models["causal"])
@@ -496,17 +292,3 @@ def test_training_checkpoint_as_model(tmp_path: Path, models: dict[str, Path], c
         out = tmp_path / f"{spec.name}.tok"
         assert cli(capsys, "encode", wav, "-o", out, "-m", spec)[0] == 0
         assert out.read_bytes() == offline(models["causal"], wav).to_bytes()
-
-
-def test_infer_py_subprocess(tmp_path: Path, models: dict[str, Path]) -> None:
-    write(tmp_path / "in" / "ok.wav", 800)
-    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....garbage")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(ROOT / "infer.py"), "encode", str(tmp_path / "in"), "-o"]
-    cmd += [str(tmp_path / "out"), "--model", str(models["causal"])]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / 'in' / 'broken.wav'}: ")
-    assert (tmp_path / "out" / "ok.tok").exists()

@@ -20,7 +20,9 @@ import torch
 from torch import Tensor
 
 from codec.audio import resample
-from codec.evaluate import System, SystemOutput, _align, codec_systems, load_model
+from codec.eval.scores import align
+from codec.eval.systems import System, SystemOutput, codec_systems
+from codec.loading import load_model
 
 __all__ = [
     "OPUS_MAX_BITRATE",
@@ -28,6 +30,7 @@ __all__ = [
     "OPUS_RATES",
     "OpusSystem",
     "ResampleSystem",
+    "SoundFileSystem",
     "ogg_payload_bytes",
     "opus_bitrate",
     "opus_level",
@@ -92,7 +95,48 @@ def _kbps(bitrate: float) -> str:
     return f"{bitrate / 1000:g}"
 
 
-class OpusSystem(System):
+class SoundFileSystem(System):
+    """A format libsndfile writes: resample to :meth:`coded_rate`, write an in-memory file with
+    :meth:`write_options`, read it back and resample back. ``time_resampling`` counts the
+    resampling in the encode / decode times (it is part of the codec, e.g. a band limit)."""
+
+    time_resampling = False
+
+    def coded_rate(self, sample_rate: int) -> int:
+        """The rate the signal is stored at."""
+        return sample_rate
+
+    def write_options(self) -> dict[str, Any]:
+        """``format``, ``subtype`` and other keywords of :func:`soundfile.write`."""
+        return {"format": "WAV", "subtype": "PCM_16"}
+
+    def payload_bytes(self, data: bytes, samples: int) -> int:
+        """Bytes of coded audio in ``data`` (a file of ``samples`` samples), without headers."""
+        return len(data)
+
+    def process(self, wav: Tensor, sample_rate: int) -> SystemOutput:
+        rate = self.coded_rate(sample_rate)
+        t0 = time.perf_counter()
+        x = resample(wav.reshape(-1).float().cpu(), sample_rate, rate).numpy()
+        t1 = time.perf_counter()
+        buffer = io.BytesIO()
+        sf.write(buffer, np.clip(x, -1.0, 1.0), rate, **self.write_options())
+        t2 = time.perf_counter()
+        data = buffer.getvalue()
+        decoded, _ = sf.read(io.BytesIO(data), dtype="float32")
+        t3 = time.perf_counter()
+        y = resample(torch.from_numpy(np.ascontiguousarray(decoded)), rate, sample_rate)
+        t4 = time.perf_counter()
+        return SystemOutput(
+            audio=align(y, wav.shape[-1]),
+            file_bytes=len(data),
+            payload_bytes=self.payload_bytes(data, len(decoded)),
+            encode_seconds=t2 - (t0 if self.time_resampling else t1),
+            decode_seconds=(t4 if self.time_resampling else t3) - t2,
+        )
+
+
+class OpusSystem(SoundFileSystem):
     """Opus in Ogg through libsndfile at ``bitrate`` bits/s (6-256 kbps). The input is resampled
     to the nearest Opus rate at or above it (at most 48 kHz) and back."""
 
@@ -113,40 +157,25 @@ class OpusSystem(System):
 
     @staticmethod
     def codec_rate(sample_rate: int) -> int:
+        """The Opus input rate used for audio at ``sample_rate``."""
         return next((r for r in OPUS_RATES if r >= sample_rate), OPUS_RATES[-1])
 
-    def process(self, wav: Tensor, sample_rate: int) -> SystemOutput:
-        rate = self.codec_rate(sample_rate)
-        x = resample(wav.reshape(-1).float().cpu(), sample_rate, rate).numpy()
-        buffer = io.BytesIO()
-        start = time.perf_counter()
-        sf.write(
-            buffer,
-            np.clip(x, -1.0, 1.0),
-            rate,
-            format="OGG",
-            subtype="OPUS",
-            compression_level=self.level,
-        )
-        middle = time.perf_counter()
-        data = buffer.getvalue()
-        decoded, _ = sf.read(io.BytesIO(data), dtype="float32")
-        end = time.perf_counter()
-        y = resample(torch.from_numpy(np.ascontiguousarray(decoded)), rate, sample_rate)
-        return SystemOutput(
-            audio=_align(y, wav.shape[-1]),
-            file_bytes=len(data),
-            payload_bytes=ogg_payload_bytes(data),
-            encode_seconds=middle - start,
-            decode_seconds=end - middle,
-        )
+    def coded_rate(self, sample_rate: int) -> int:
+        return self.codec_rate(sample_rate)
+
+    def write_options(self) -> dict[str, Any]:
+        return {"format": "OGG", "subtype": "OPUS", "compression_level": self.level}
+
+    def payload_bytes(self, data: bytes, samples: int) -> int:
+        return ogg_payload_bytes(data)
 
 
-class ResampleSystem(System):
+class ResampleSystem(SoundFileSystem):
     """Band limitation: resample to ``rate`` (8 kHz: telephone) and back, stored as a WAV of
     ``subtype`` (``PCM_16``: 128 kbps at 8 kHz; ``ULAW``: G.711 mu-law, 64 kbps)."""
 
     kind = "resample"
+    time_resampling = True
 
     def __init__(self, rate: int = 8000, subtype: str = "PCM_16", name: str | None = None) -> None:
         bits = {"PCM_16": 16, "ULAW": 8, "ALAW": 8, "PCM_U8": 8, "PCM_24": 24}
@@ -161,23 +190,14 @@ class ResampleSystem(System):
     def info(self) -> dict[str, Any]:
         return {"rate": self.rate, "subtype": self.subtype}
 
-    def process(self, wav: Tensor, sample_rate: int) -> SystemOutput:
-        start = time.perf_counter()
-        x = resample(wav.reshape(-1).float().cpu(), sample_rate, self.rate).numpy()
-        buffer = io.BytesIO()
-        sf.write(buffer, np.clip(x, -1.0, 1.0), self.rate, format="WAV", subtype=self.subtype)
-        middle = time.perf_counter()
-        data = buffer.getvalue()
-        decoded, _ = sf.read(io.BytesIO(data), dtype="float32")
-        y = resample(torch.from_numpy(np.ascontiguousarray(decoded)), self.rate, sample_rate)
-        end = time.perf_counter()
-        return SystemOutput(
-            audio=_align(y, wav.shape[-1]),
-            file_bytes=len(data),
-            payload_bytes=len(decoded) * self.bits // 8,
-            encode_seconds=middle - start,
-            decode_seconds=end - middle,
-        )
+    def coded_rate(self, sample_rate: int) -> int:
+        return self.rate
+
+    def write_options(self) -> dict[str, Any]:
+        return {"format": "WAV", "subtype": self.subtype}
+
+    def payload_bytes(self, data: bytes, samples: int) -> int:
+        return samples * self.bits // 8
 
 
 def parse_baselines(
@@ -202,41 +222,40 @@ def parse_baselines(
     for raw in _split(spec):
         name, _, arg = raw.partition(":")
         name = name.lower()
-        if name == "none":
-            continue
         if name == "opus":
-            if arg:
-                opus_rates.append(_opus_target(parse_bitrate(arg), notes))
-                continue
-            opus_rates.extend(OPUS_LADDER)
-            for rate in codec_bitrates:
-                opus_rates.append(_opus_target(rate, notes))
-        elif name in ("8k", "telephone") and not arg:
-            systems.append(ResampleSystem(8000, "PCM_16"))
-        elif name in ("ulaw", "g711") and not arg:
-            systems.append(ResampleSystem(8000, "ULAW"))
-        elif name == "resample" and arg:
-            systems.append(ResampleSystem(int(parse_bitrate(arg))))
-        elif name == "encodec" and arg:
-            path, _, ks = arg.rpartition("@") if "@" in arg else (arg, "", "")
-            counts = [int(k) for k in ks.split(",") if k] or list(ENCODEC_CODEBOOKS)
-            model = load_model(f"encodec_24khz:{path}").to(device).eval()
-            systems.extend(
-                codec_systems(
-                    model, counts, family="encodec_24khz", stability_cycles=stability_cycles
-                )
-            )
-        else:
-            raise ValueError(
-                f"unknown baseline {raw!r}: use opus, opus:6k, 8k, ulaw, resample:RATE, "
-                "encodec:PATH or none"
-            )
-    seen: set[float] = set()
-    for rate in sorted(opus_rates):
-        if rate not in seen:
-            seen.add(rate)
-            systems.insert(len(seen) - 1, OpusSystem(rate))
-    return systems, notes
+            opus_rates += _opus_rates(arg, codec_bitrates, notes)
+        elif name != "none":
+            systems += _baseline(raw, name, arg, device, stability_cycles)
+    unique = sorted(set(opus_rates))  # Opus first, lowest bitrate first
+    return [*(OpusSystem(rate) for rate in unique), *systems], notes
+
+
+def _opus_rates(arg: str, codec_bitrates: Sequence[float], notes: list[str]) -> list[float]:
+    """Opus bitrates of one ``opus`` or ``opus:RATE`` entry."""
+    if arg:
+        return [_opus_target(parse_bitrate(arg), notes)]
+    return [*OPUS_LADDER, *(_opus_target(rate, notes) for rate in codec_bitrates)]
+
+
+def _baseline(raw: str, name: str, arg: str, device: str, stability_cycles: int) -> list[System]:
+    """The systems of one non-Opus ``--baselines`` entry ``raw`` (``name:arg``)."""
+    if name in ("8k", "telephone") and not arg:
+        return [ResampleSystem(8000, "PCM_16")]
+    if name in ("ulaw", "g711") and not arg:
+        return [ResampleSystem(8000, "ULAW")]
+    if name == "resample" and arg:
+        return [ResampleSystem(int(parse_bitrate(arg)))]
+    if name == "encodec" and arg:
+        path, _, ks = arg.rpartition("@") if "@" in arg else (arg, "", "")
+        counts = [int(k) for k in ks.split(",") if k] or list(ENCODEC_CODEBOOKS)
+        model = load_model(f"encodec_24khz:{path}").to(device).eval()
+        return list(
+            codec_systems(model, counts, family="encodec_24khz", stability_cycles=stability_cycles)
+        )
+    raise ValueError(
+        f"unknown baseline {raw!r}: use opus, opus:6k, 8k, ulaw, resample:RATE, "
+        "encodec:PATH or none"
+    )
 
 
 def _opus_target(bitrate: float, notes: list[str]) -> float:

@@ -1,0 +1,78 @@
+"""``codec info``: describe a model, a token file or an audio file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from codec.audio import AUDIO_EXTENSIONS, audio_info
+from codec.loading import load_model
+from codec.model import Codec
+from codec.tokens import MAGIC, Tokens
+
+__all__ = ["add_parser", "model_info", "run", "token_info"]
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``info`` on an ``argparse`` sub-parser collection."""
+    p = sub.add_parser("info", help="describe a model, a token file or an audio file")
+    p.add_argument("file", metavar="FILE", help="model dir / .ckpt / PRESET:PATH, .tok, audio")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the description of ``FILE`` on stdout."""
+    path = Path(args.file)
+    if path.is_file() and path.read_bytes()[:4] == MAGIC:
+        print(token_info(path, Tokens.load(path)))
+    elif path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS + (".mp3",):
+        info = audio_info(path)
+        print(
+            f"{path}: audio, {info.sample_rate} Hz, {info.channels} channel(s), {info.subtype}, "
+            f"{info.frames} samples ({info.duration:.2f} s)"
+        )
+    elif path.suffix == ".tok":
+        Tokens.load(path)  # raises a clear TokensFormatError
+    else:
+        print(model_info(str(path), load_model(str(path), "cpu")))
+    return 0
+
+
+def model_info(spec: str, codec: Codec) -> str:
+    """Rates, quantizer layout, bitrate, causality and size of a model."""
+    cfg, q = codec.config, codec.config.quantizer
+    params = sum(p.numel() for p in codec.parameters())
+    per = codec.bitrate(codec.groups) / 1000
+    return "\n".join(
+        [
+            f"{spec}: codec model {cfg.model_id!r}",
+            f"  sample rate   {codec.sample_rate} Hz, {codec.channels} channel(s)",
+            f"  frames        {codec.frame_rate:g} frames/s (hop {codec.hop_length} samples)",
+            f"  quantizer     {q.groups} group(s) x {q.num_levels} levels x {q.codebook_size} codes"
+            f" (K = {codec.num_codebooks} codebooks, group-major)",
+            f"  bitrate       {codec.bitrate() / 1000:g} kbps at K={codec.num_codebooks}, "
+            f"{per:g} kbps per level",
+            f"  causal        {cfg.seanet.causal} (streaming {'yes' if cfg.seanet.causal else 'no'})",
+            f"  parameters    {params / 1e6:.2f} M",
+        ]
+    )
+
+
+def token_info(path: Path, tokens: Tokens) -> str:
+    """Model, rates, layout, bitrate, frames, duration and size of a token file."""
+    frames = tokens.lengths.tolist()
+    seconds = [n / tokens.sample_rate for n in tokens.num_samples.tolist()]
+    return "\n".join(
+        [
+            f"{path}: tokens from model {tokens.model_id!r}",
+            f"  sample rate   {tokens.sample_rate} Hz, {tokens.frame_rate:g} frames/s",
+            f"  layout        [B={tokens.codes.shape[0]}, K={tokens.num_codebooks}, "
+            f"T={tokens.num_frames}], {tokens.groups} group(s) x {tokens.levels} levels, "
+            f"group-major, {tokens.codebook_size} codes",
+            f"  bitrate       {tokens.bitrate / 1000:g} kbps",
+            f"  frames        {', '.join(map(str, frames[:8]))}{' ...' if len(frames) > 8 else ''}",
+            f"  duration      {sum(seconds):.2f} s in {len(seconds)} item(s)",
+            f"  file size     {path.stat().st_size} bytes",
+        ]
+    )

@@ -1,0 +1,40 @@
+"""``codec export-tokens``: shards from a folder; user errors are one line and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from codec.cli.export_tokens import add_parser, run
+from codec.lm.shards import TokenShards
+
+from .conftest import write
+
+
+def parse(inputs: Path, out: Path, model: Path, *options: object) -> argparse.Namespace:
+    """``codec export-tokens INPUTS -o OUT --model MODEL OPTIONS...`` parsed."""
+    parser = argparse.ArgumentParser(prog="codec")
+    add_parser(parser.add_subparsers(dest="command"))
+    argv = ["export-tokens", str(inputs), "-o", str(out), "--model", str(model)]
+    return parser.parse_args(argv + [str(o) for o in options])
+
+
+def test_export_tokens(
+    tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i, n in enumerate([1600, 2400, 4000]):
+        write(tmp_path / "in" / f"utt{i}.wav", n, i)
+    out = tmp_path / "shards"
+    options = ("--num-codebooks", 2, "--shard-frames", 500, "--batch-size", 2)
+    args = parse(tmp_path / "in", out, models["causal"], *options)
+    assert args.func is run
+    assert run(args) == 0
+    assert TokenShards(out).num_codebooks == 2
+    capsys.readouterr()
+    assert run(parse(tmp_path / "nope", out, models["causal"])) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "nope" in err and "\n" not in err
+    assert run(parse(tmp_path / "in", out, models["causal"], "--num-codebooks", 3)) == 1
+    assert "num_codebooks" in capsys.readouterr().err
