@@ -4,30 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
 from codec.model import Codec
 from codec.tokens import Tokens
-
-
-def tiny_config(causal: bool = True, pad_mode: str = "constant", groups: int = 2) -> CodecConfig:
-    return CodecConfig(
-        sample_rate=16000,
-        seanet=SEANetConfig(
-            dimension=16,
-            n_filters=4,
-            ratios=(4, 2),
-            causal=causal,
-            pad_mode=pad_mode,
-            lstm_layers=1,
-        ),
-        quantizer=QuantizerConfig(groups=groups, num_levels=2, codebook_size=32, kmeans_init=False),
-        model_id="tiny-test",
-    )
-
-
-def make_codec(**kwargs: object) -> Codec:
-    torch.manual_seed(0)
-    return Codec(tiny_config(**kwargs)).eval()  # type: ignore[arg-type]
+from tests.conftest import make_codec, tiny_config
 
 
 def test_properties() -> None:

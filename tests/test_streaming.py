@@ -4,23 +4,7 @@ import pytest
 import torch
 
 from codec.model import Codec
-from tests.test_model import tiny_config
-
-
-def stream(codec: Codec, wav: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    codes, audio = [], []
-    with codec.streaming(batch_size=wav.shape[0]) as s:
-        start, i = 0, 0
-        while start < wav.shape[-1]:
-            end = min(start + sizes[i % len(sizes)], wav.shape[-1])
-            new = s.encode_chunk(wav[..., start:end])
-            codes.append(new.codes)
-            audio.append(s.decode_chunk(new))
-            start, i = end, i + 1
-        tail = s.flush()
-        codes.append(tail.tokens.codes)
-        audio.append(tail.audio)
-    return torch.cat(codes, -1), torch.cat(audio, -1)
+from tests.conftest import stream_chunks, tiny_config
 
 
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
@@ -32,7 +16,7 @@ def test_streaming_equals_offline(pad_mode: str, sizes: list[int] | str) -> None
     if sizes == "random":
         rng = random.Random(0)
         sizes = [rng.randint(0, 40) for _ in range(50)]
-    codes, audio = stream(codec, wav, sizes)  # type: ignore[arg-type]
+    codes, audio = stream_chunks(codec, wav, sizes)  # type: ignore[arg-type]
     tokens = codec.encode(wav, 16000)
     assert torch.equal(codes, tokens.codes)
     offline = codec.decode(tokens)
