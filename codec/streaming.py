@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from codec.audio import AudioError, AudioInfo, convert_channels, read_blocks
-from codec.nn.streaming import FrameBuffer, flush, streaming
+from codec.nn.conv import ConvState, ConvTransposeState, StreamingConv1d
+from codec.nn.lstm import LSTMState
+from codec.nn.streaming import FrameBuffer, streaming_modules
+from codec.seanet.blocks import ResidualState
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -37,7 +40,11 @@ class StreamTail:
 
 
 class StreamingSession:
-    """``with codec.streaming(batch_size) as s:`` — see the module docstring."""
+    """``with codec.streaming(batch_size) as s:`` — see the module docstring.
+
+    Uses only the codec's public frame API (``open_streams``, ``encode_frames``,
+    ``decode_codes``, ``reset_streams``); its own state is the pcm not yet a whole frame.
+    """
 
     def __init__(self, codec: Codec, batch_size: int = 1, num_codebooks: int | None = None) -> None:
         if not codec.config.seanet.causal:
@@ -61,8 +68,7 @@ class StreamingSession:
         if self._stack is not None:
             raise RuntimeError("this streaming session is already open")
         stack = ExitStack()
-        stack.enter_context(streaming(self.codec.encoder, self.batch_size))
-        stack.enter_context(streaming(self.codec.decoder, self.batch_size))
+        stack.enter_context(self.codec.open_streams(self.batch_size))
         self._stack = stack
         self._reset_counters()
         return self
@@ -96,23 +102,19 @@ class StreamingSession:
         chunk = self._as_chunk(pcm)
         self.samples_in += chunk.shape[-1]
         whole = self.buffer.push(chunk)
-        latent = self.codec.encoder(whole)
-        return self._tokens(latent)
+        return self._tokens(self.codec.encode_frames(whole, self.num_codebooks))
 
-    def _tokens(self, latent: Tensor) -> Tokens:
-        codes = self.codec.quantizer.encode(latent, num_codebooks=self.num_codebooks)
+    def _tokens(self, codes: Tensor) -> Tokens:
         n = codes.shape[-1]
         self.frames_out += n
         frames = torch.full((self.batch_size,), n, dtype=torch.long)
-        hop = self.codec.hop_length
-        return self.codec.make_tokens(codes, frames, frames * hop)
+        return self.codec.make_tokens(codes, frames, frames * self.codec.hop_length)
 
     @torch.inference_mode()
     def decode_chunk(self, tokens: Tokens) -> Tensor:
         """New frames (e.g. from ``encode_chunk``) -> the audio now complete ``[B, C, m]``."""
         self._check_open()
-        codes = self.codec.check_tokens(tokens)
-        audio = self.codec.decoder(self.codec.quantizer.decode(codes))
+        audio = self.codec.decode_codes(self.codec.check_tokens(tokens))
         self.audio_out += audio.shape[-1]
         return audio
 
@@ -127,14 +129,84 @@ class StreamingSession:
         # Offline encoding zero-pads the input to whole frames; do the same to the tail.
         pad = (-rest.shape[-1]) % self.codec.hop_length
         rest = torch.nn.functional.pad(rest, (0, pad))
-        tokens = self._tokens(flush(self.codec.encoder, rest))
-        codes = self.codec.quantizer.decode(tokens.codes.to(self.codec.device))
-        audio = flush(self.codec.decoder, codes)
+        tokens = self._tokens(self.codec.encode_frames(rest, self.num_codebooks, final=True))
+        audio = self.codec.decode_codes(tokens.codes.to(self.codec.device), final=True)
         if self.samples_in:
             keep = max(0, self.samples_in - self.audio_out)
             audio = audio[..., :keep]
         self._reset_counters()
         return StreamTail(tokens=tokens, audio=audio)
+
+    def reset(self, mask: Tensor) -> None:
+        """Give the items where ``mask`` [B] (bool) is True a fresh stream; the others go on.
+
+        For servers running many streams in one batch. Needs a zero-padded model
+        (``pad_mode="constant"``) and a whole number of frames pushed so far (no pcm held
+        back): then a reset item's next outputs equal those of a new single stream.
+        """
+        self._check_open()
+        mask = torch.as_tensor(mask, dtype=torch.bool).flatten()
+        if mask.shape[0] != self.batch_size:
+            raise ValueError(f"mask has {mask.shape[0]} items for {self.batch_size} streams")
+        if self.buffer.pending:
+            raise ValueError(
+                f"reset between whole frames: {self.buffer.pending} samples are held back "
+                f"(push chunks of a multiple of {self.codec.hop_length} samples)"
+            )
+        self.codec.reset_streams(mask.to(self.codec.device))
+
+
+def reset_items(module: nn.Module, mask: Tensor) -> None:
+    """Fresh streaming state for the items ``mask`` [B] of every layer in ``module``'s tree.
+
+    Valid between whole frames of a zero-padded causal model: each layer's history is then
+    what zeros would leave (conv buffers of ``left`` samples, overlap-add tails, LSTM
+    state), so clearing an item's rows is the same as starting it anew.
+    """
+    if not bool(mask.any()):
+        return
+    for layer in streaming_modules(module):
+        state = layer.streaming_state
+        if state is None:
+            raise RuntimeError("reset outside a streaming context")
+        if isinstance(state, ConvState) and isinstance(layer, StreamingConv1d):
+            _reset_conv(layer, state, mask)
+        elif isinstance(state, ConvTransposeState):
+            if state.skip != layer.init_state(state.batch_size).skip:
+                raise ValueError(f"{type(layer).__name__}: cannot reset items during start-up")
+            state.partial = _zero_rows(state.partial, mask)
+        elif isinstance(state, LSTMState):
+            if state.hidden is not None:
+                h, c = state.hidden
+                state.hidden = (
+                    h.masked_fill(mask[None, :, None], 0),
+                    c.masked_fill(mask[None, :, None], 0),
+                )
+        elif isinstance(state, ResidualState):
+            if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
+                raise ValueError("residual branches out of step: cannot reset items")
+        else:
+            raise ValueError(f"{type(layer).__name__} has no per-item reset")
+
+
+def _reset_conv(layer: StreamingConv1d, state: ConvState, mask: Tensor) -> None:
+    if layer.pointwise:
+        return  # no history
+    if layer.pad_mode != "constant":
+        raise ValueError(
+            f"per-item reset needs pad_mode='constant', this model pads with {layer.pad_mode!r}"
+        )
+    if state.pending is not None and state.pending.shape[-1]:
+        raise ValueError("cannot reset items during a conv's start-up")
+    if state.buffer is not None:
+        if state.buffer.shape[-1] != layer.left:
+            raise ValueError("reset between whole frames: a conv holds a partial stride")
+        state.buffer = _zero_rows(state.buffer, mask)
+
+
+def _zero_rows(x: Tensor | None, mask: Tensor) -> Tensor | None:
+    """``x`` [B, C, n] with the rows ``mask`` [B] set to zero (a new tensor: no aliasing)."""
+    return None if x is None else x.masked_fill(mask[:, None, None], 0)
 
 
 def frame_padding(codec: Codec, samples: int) -> Tensor:

@@ -29,8 +29,8 @@ from codec.convert import (
 from codec.data.synthetic import synthetic_speech
 from codec.loading import convert_to_pretrained, load_converted
 from codec.model import Codec
-from tests.conftest import stream_chunks
 from codec.quantize.functional import laplace_smoothing
+from tests.conftest import stream_chunks
 
 torch.set_num_threads(1)
 SR = 24_000

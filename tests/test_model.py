@@ -159,7 +159,7 @@ def test_cpu_batch_groups_give_the_same_result(
     audio = codec_model.decode(whole)
     width = 400 * codec_model.config.seanet.n_filters * 4
     monkeypatch.setattr(codec.model, "CPU_GROUP_BYTES", 2 * width)  # groups of 2, 2, 1
-    assert [g.stop - g.start for g in codec_model._groups(5, 400)] == [2, 2, 1]
+    assert [g.stop - g.start for g in codec_model.batch_groups(5, 400)] == [2, 2, 1]
     grouped = codec_model.encode(wav, 16000)
     assert torch.equal(grouped.codes, whole.codes)
     assert (codec_model.decode(grouped) - audio).abs().max() <= 1e-6

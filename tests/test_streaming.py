@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from codec.model import Codec
-from tests.conftest import stream_chunks, tiny_config
+from codec.streaming import StreamingSession
+from tests.conftest import make_codec, stream_chunks, tiny_config
 
 
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
@@ -46,3 +47,60 @@ def test_causal_latency_is_one_frame() -> None:
     with codec.streaming() as s:
         assert s.encode_chunk(torch.zeros(1, 1, codec.hop_length - 1)).num_frames == 0
         assert s.encode_chunk(torch.zeros(1, 1, 1)).num_frames == 1
+
+
+def push(
+    session: StreamingSession, wav: torch.Tensor, sizes: list[int]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Encode ``wav`` [B, C, T] in chunks of ``sizes`` (cycled) and decode each; returns
+    the new codes and audio per chunk."""
+    out, start, i = [], 0, 0
+    while start < wav.shape[-1]:
+        end = min(start + sizes[i % len(sizes)], wav.shape[-1])
+        new = session.encode_chunk(wav[..., start:end])
+        out.append((new.codes, session.decode_chunk(new)))
+        start, i = end, i + 1
+    return out
+
+
+def test_reset_one_item_starts_a_fresh_stream() -> None:
+    """After reset([True, False]) item 0 equals a new single stream, item 1 goes on."""
+    codec = make_codec()
+    torch.manual_seed(1)
+    before, after = torch.randn(2, 1, 48) * 0.2, torch.randn(2, 1, 72) * 0.2
+    sizes = [16, 8, 24]  # whole frames (hop 8)
+    with codec.streaming(batch_size=2) as s:
+        first = push(s, before, sizes)
+        s.reset(torch.tensor([True, False]))
+        second = push(s, after, sizes)
+        tail = s.flush()
+    with codec.streaming() as s:
+        fresh = push(s, after[:1], sizes)
+        fresh_tail = s.flush()
+    with codec.streaming() as s:
+        whole = push(s, torch.cat([before[1:], after[1:]], -1), sizes)
+        whole_tail = s.flush()
+    batched = [(c[:1], a[:1]) for c, a in second] + [(tail.tokens.codes[:1], tail.audio[:1])]
+    alone = fresh + [(fresh_tail.tokens.codes, fresh_tail.audio)]
+    other = [(c[1:], a[1:]) for c, a in first + second]
+    other += [(tail.tokens.codes[1:], tail.audio[1:])]
+    uninterrupted = whole + [(whole_tail.tokens.codes, whole_tail.audio)]
+    for got, want in [(batched, alone), (other, uninterrupted)]:
+        assert torch.equal(torch.cat([c for c, _ in got], -1), torch.cat([c for c, _ in want], -1))
+        audio, expected = torch.cat([a for _, a in got], -1), torch.cat([a for _, a in want], -1)
+        torch.testing.assert_close(audio, expected, atol=1e-5, rtol=0)
+
+
+def test_reset_refuses_what_it_cannot_do() -> None:
+    codec = make_codec()
+    with codec.streaming(batch_size=2) as s:
+        s.encode_chunk(torch.zeros(2, 1, 12))
+        with pytest.raises(ValueError, match="whole frames"):
+            s.reset(torch.tensor([True, False]))
+        with pytest.raises(ValueError, match="2 streams"):
+            s.reset(torch.tensor([True]))
+    reflect = make_codec(pad_mode="reflect")
+    with reflect.streaming(batch_size=2) as s:
+        s.encode_chunk(torch.zeros(2, 1, 64))
+        with pytest.raises(ValueError, match="constant"):
+            s.reset(torch.tensor([False, True]))
