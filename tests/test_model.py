@@ -163,3 +163,22 @@ def test_cpu_batch_groups_give_the_same_result(
     grouped = codec_model.encode(wav, 16000)
     assert torch.equal(grouped.codes, whole.codes)
     assert (codec_model.decode(grouped) - audio).abs().max() <= 1e-6
+
+
+def test_encode_many_short_reflect_item_goes_alone() -> None:
+    """The one batching rule (``lookahead``): a reflect-padded causal model encodes an item
+    no longer than its look-ahead alone, so encode_many equals items encoded one by one."""
+    codec = make_codec(pad_mode="reflect")
+    torch.manual_seed(2)
+    items = [torch.randn(1, n) * 0.2 for n in (200, 40, 96)]
+    assert 40 <= codec.lookahead < 96 < 200  # one short item, one long enough to batch
+    tokens = codec.encode_many(items)
+    for i, item in enumerate(items):
+        alone = codec.encode(item, 16000)
+        assert torch.equal(tokens.item(i).codes, alone.codes)
+    # Without the rule the short item would see the padding after it: the rule is needed.
+    batch = torch.zeros(3, 1, 200)
+    for i, item in enumerate(items):
+        batch[i, :, : item.shape[-1]] = item
+    padded = codec.encode_frames(batch, codec.num_codebooks)
+    assert not torch.equal(padded[1:2, :, :5], tokens.item(1).codes)
