@@ -30,6 +30,7 @@ from codec.audio import (
     load_audio,
     wav_truncation,
 )
+from codec.data.manifest import read_manifest
 from codec.errors import USER_ERRORS, one_line
 from codec.model import Codec
 from codec.streaming import encode_blocks
@@ -82,8 +83,6 @@ def collect_inputs(
         elif path.suffix.lower() == ".txt" and path.is_file():
             found += [(p, _relative(p, path.parent)) for p in _read_list(path)]
         elif path.suffix.lower() == ".jsonl" and path.is_file():
-            from codec.data.manifest import read_manifest
-
             found += [(r.path, _relative(r.path, path.parent)) for r in read_manifest(path)]
         else:
             found.append((path, Path(path.name)))
