@@ -214,6 +214,17 @@ def frame_padding(codec: Codec, samples: int) -> Tensor:
     return torch.zeros(1, codec.channels, -samples % codec.hop_length, device=codec.device)
 
 
+def stream_tokens(codec: Codec, codes: list[Tensor], samples: int, too_short: str) -> Tokens:
+    """One stream's code pieces ``[1, K, n_i]`` -> Tokens of the ``ceil(samples / hop)``
+    frames offline encoding gives; AudioError ``too_short`` under one frame."""
+    if samples < codec.hop_length:
+        raise AudioError(too_short)
+    frames = -(-samples // codec.hop_length)
+    return codec.make_tokens(
+        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
+    )
+
+
 def encode_blocks(
     codec: Codec, path: Path, info: AudioInfo, num_codebooks: int, block_seconds: float = 10.0
 ) -> Tokens:
@@ -227,12 +238,7 @@ def encode_blocks(
             codes.append(session.encode_chunk(block[None]).codes)
         codes.append(session.encode_chunk(frame_padding(codec, samples)).codes)
         codes.append(session.flush().tokens.codes)
-    if samples < codec.hop_length:
-        raise AudioError(f"{path}: too short ({samples} samples)")
-    frames = -(-samples // codec.hop_length)
-    return codec.make_tokens(
-        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
-    )
+    return stream_tokens(codec, codes, samples, f"{path}: too short ({samples} samples)")
 
 
 def decode_blocks(codec: Codec, tokens: Tokens, frames: int = 500) -> Iterator[Tensor]:
@@ -298,10 +304,5 @@ def stream_codec(
         codes.append(tail.tokens.codes)
         if decode:
             emit(tail.audio)
-    if samples < codec.hop_length:
-        raise AudioError(f"stream too short: {samples} samples, one frame needs {codec.hop_length}")
-    frames = -(-samples // codec.hop_length)
-    tokens = codec.make_tokens(
-        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
-    )
-    return StreamResult(tokens, samples, latencies)
+    short = f"stream too short: {samples} samples, one frame needs {codec.hop_length}"
+    return StreamResult(stream_tokens(codec, codes, samples, short), samples, latencies)

@@ -1,10 +1,12 @@
 import random
+from pathlib import Path
 
 import pytest
 import torch
 
+from codec.audio import AudioError, audio_info, save_audio
 from codec.model import Codec
-from codec.streaming import StreamingSession
+from codec.streaming import StreamingSession, decode_blocks, encode_blocks, stream_codec
 from tests.conftest import make_codec, stream_chunks, tiny_config
 
 
@@ -104,3 +106,24 @@ def test_reset_refuses_what_it_cannot_do() -> None:
         s.encode_chunk(torch.zeros(2, 1, 64))
         with pytest.raises(ValueError, match="constant"):
             s.reset(torch.tensor([False, True]))
+
+
+def test_long_file_and_live_helpers_equal_offline(tmp_path: Path) -> None:
+    """encode_blocks / decode_blocks / stream_codec: bounded memory, offline results."""
+    codec = make_codec()
+    torch.manual_seed(3)
+    wav = torch.randn(1, 1, 1003) * 0.2
+    save_audio(tmp_path / "a.wav", wav[0], 16000, subtype="FLOAT")
+    offline = codec.encode(wav, 16000)
+    blocks = encode_blocks(codec, tmp_path / "a.wav", audio_info(tmp_path / "a.wav"), 4, 0.01)
+    assert torch.equal(blocks.codes, offline.codes)
+    assert torch.equal(blocks.num_samples, offline.num_samples)
+    audio = torch.cat(list(decode_blocks(codec, offline, frames=7)), -1)
+    torch.testing.assert_close(audio, codec.decode(offline)[0], atol=1e-5, rtol=0)
+    heard: list[torch.Tensor] = []
+    result = stream_codec(codec, wav[0].split(100, -1), on_audio=heard.append)
+    assert torch.equal(result.tokens.codes, offline.codes)
+    assert result.samples == 1003 and len(result.latencies) == 11
+    torch.testing.assert_close(torch.cat(heard, -1), codec.decode(offline), atol=1e-5, rtol=0)
+    with pytest.raises(AudioError, match="too short"):
+        stream_codec(codec, [torch.zeros(1, 3)])
