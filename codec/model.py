@@ -99,6 +99,11 @@ class Codec(nn.Module):
     def groups(self) -> int:
         return self.config.quantizer.groups
 
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (inputs are moved there)."""
+        return next(self.parameters()).device
+
     def bitrate(self, num_codebooks: int | None = None) -> float:
         """Bits per second at ``num_codebooks`` (default: all)."""
         k = self.num_codebooks if num_codebooks is None else num_codebooks
@@ -251,6 +256,14 @@ class Codec(nn.Module):
         return codes.to(self.device)
 
     # ---------------------------------------------------------------- frames and streams
+    def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
+        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``.
+
+        ``num_codebooks`` chooses the bitrate (default: all codebooks). The session runs on
+        the frame API below, which servers with their own buffering can use directly.
+        """
+        return StreamingSession(self, batch_size, num_codebooks)
+
     def encode_frames(self, wav: Tensor, num_codebooks: int, final: bool = False) -> Tensor:
         """Waveform [B, C, k * hop] on the model's device -> codes [B, K, k], no checks.
 
@@ -280,10 +293,6 @@ class Codec(nn.Module):
         True start a fresh stream, the others continue (zero-padded models only)."""
         for module in (self.encoder, self.decoder):
             reset_items(module, mask)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
     # ---------------------------------------------------------------- helpers
     def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:
@@ -323,14 +332,6 @@ class Codec(nn.Module):
             )
         wav = convert_channels(wav, self.channels)
         return wav.to(self.device), lengths
-
-    # ---------------------------------------------------------------- streaming
-    def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
-        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``.
-
-        ``num_codebooks`` chooses the bitrate (default: all codebooks).
-        """
-        return StreamingSession(self, batch_size, num_codebooks)
 
     # ---------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | os.PathLike[str], force: bool = False) -> Path:

@@ -182,3 +182,24 @@ def test_encode_many_short_reflect_item_goes_alone() -> None:
         batch[i, :, : item.shape[-1]] = item
     padded = codec.encode_frames(batch, codec.num_codebooks)
     assert not torch.equal(padded[1:2, :, :5], tokens.item(1).codes)
+
+
+def test_frame_api_offline_and_streaming() -> None:
+    """encode_frames / decode_codes: offline they equal encode / decode; inside
+    open_streams the same calls carry history, and ``final`` ends the stream."""
+    codec = make_codec()
+    wav = torch.randn(1, 1, 64) * 0.2
+    tokens = codec.encode(wav, 16000)
+    with torch.no_grad():
+        codes = codec.encode_frames(wav, 4)
+        assert torch.equal(codes, tokens.codes)
+        assert torch.equal(codec.decode_codes(codes), codec.decode(tokens))
+        with codec.open_streams(1):
+            streamed = [codec.encode_frames(wav[..., :24], 4)]
+            streamed.append(codec.encode_frames(wav[..., 24:], 4, final=True))
+            with pytest.raises(RuntimeError, match="already"), codec.open_streams(1):
+                pass
+    assert torch.equal(torch.cat(streamed, -1), codes)
+    offline_only = make_codec(causal=False, pad_mode="reflect")
+    with pytest.raises(ValueError, match="non-causal"), offline_only.open_streams(1):
+        pass
