@@ -291,8 +291,7 @@ class Codec(nn.Module):
     def reset_streams(self, mask: Tensor) -> None:
         """Inside :meth:`open_streams`, between whole frames: the items where ``mask`` [B] is
         True start a fresh stream, the others continue (zero-padded models only)."""
-        for module in (self.encoder, self.decoder):
-            reset_items(module, mask)
+        reset_items([self.encoder, self.decoder], mask)
 
     # ---------------------------------------------------------------- helpers
     def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:

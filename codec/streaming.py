@@ -11,11 +11,11 @@ with reflect padding (converted EnCodec) the first frames wait for a little righ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from codec.audio import AudioError, AudioInfo, convert_channels, read_blocks
 from codec.nn.conv import ConvState, ConvTransposeState, StreamingConv1d
 from codec.nn.lstm import LSTMState
-from codec.nn.streaming import FrameBuffer, streaming_modules
+from codec.nn.streaming import FrameBuffer, State, StreamingModule, streaming_modules
 from codec.seanet.blocks import ResidualState
 from codec.tokens import Tokens
 
@@ -156,57 +156,61 @@ class StreamingSession:
         self.codec.reset_streams(mask.to(self.codec.device))
 
 
-def reset_items(module: nn.Module, mask: Tensor) -> None:
-    """Fresh streaming state for the items ``mask`` [B] of every layer in ``module``'s tree.
+def reset_items(modules: Sequence[nn.Module], mask: Tensor) -> None:
+    """Fresh streaming state for the items ``mask`` [B] of every layer in ``modules``' trees.
 
     Valid between whole frames of a zero-padded causal model: each layer's history is then
     what zeros would leave (conv buffers of ``left`` samples, overlap-add tails, LSTM
-    state), so clearing an item's rows is the same as starting it anew.
+    state), so clearing an item's rows is the same as starting it anew. Every layer is
+    checked before any state changes: a refusal (ValueError) leaves all streams as they were.
     """
-    if not bool(mask.any()):
-        return
-    for layer in streaming_modules(module):
-        state = layer.streaming_state
-        if state is None:
-            raise RuntimeError("reset outside a streaming context")
-        if isinstance(state, ConvState) and isinstance(layer, StreamingConv1d):
-            _reset_conv(layer, state, mask)
-        elif isinstance(state, ConvTransposeState):
-            if state.skip != layer.init_state(state.batch_size).skip:
-                raise ValueError(f"{type(layer).__name__}: cannot reset items during start-up")
-            state.partial = _zero_rows(state.partial, mask)
-        elif isinstance(state, LSTMState):
-            if state.hidden is not None:
-                h, c = state.hidden
-                state.hidden = (
-                    h.masked_fill(mask[None, :, None], 0),
-                    c.masked_fill(mask[None, :, None], 0),
-                )
-        elif isinstance(state, ResidualState):
-            if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
-                raise ValueError("residual branches out of step: cannot reset items")
-        else:
-            raise ValueError(f"{type(layer).__name__} has no per-item reset")
+    layers = [layer for module in modules for layer in streaming_modules(module)]
+    for layer in layers:
+        _check_resettable(layer)
+    if bool(mask.any()):
+        for layer in layers:
+            _clear_rows(layer.streaming_state, mask)
 
 
-def _reset_conv(layer: StreamingConv1d, state: ConvState, mask: Tensor) -> None:
-    if layer.pointwise:
-        return  # no history
-    if layer.pad_mode != "constant":
-        raise ValueError(
-            f"per-item reset needs pad_mode='constant', this model pads with {layer.pad_mode!r}"
-        )
-    if state.pending is not None and state.pending.shape[-1]:
-        raise ValueError("cannot reset items during a conv's start-up")
-    if state.buffer is not None:
-        if state.buffer.shape[-1] != layer.left:
+def _check_resettable(layer: StreamingModule[Any]) -> None:
+    state = layer.streaming_state
+    name = type(layer).__name__
+    if state is None:
+        raise RuntimeError("reset outside a streaming context")
+    if isinstance(layer, StreamingConv1d) and isinstance(state, ConvState):
+        if layer.pointwise:
+            return  # no history
+        if layer.pad_mode != "constant":
+            raise ValueError(
+                f"per-item reset needs pad_mode='constant', this model pads with {layer.pad_mode!r}"
+            )
+        if state.pending is not None and state.pending.shape[-1]:
+            raise ValueError(f"{name}: cannot reset items during start-up")
+        if state.buffer is not None and state.buffer.shape[-1] != layer.left:
             raise ValueError("reset between whole frames: a conv holds a partial stride")
-        state.buffer = _zero_rows(state.buffer, mask)
+    elif isinstance(state, ConvTransposeState):
+        if state.skip != layer.init_state(state.batch_size).skip:
+            raise ValueError(f"{name}: cannot reset items during start-up")
+    elif isinstance(state, ResidualState):
+        if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
+            raise ValueError(f"{name}: branches out of step, cannot reset items")
+    elif not isinstance(state, LSTMState):
+        raise ValueError(f"{name} has no per-item reset")
 
 
-def _zero_rows(x: Tensor | None, mask: Tensor) -> Tensor | None:
-    """``x`` [B, C, n] with the rows ``mask`` [B] set to zero (a new tensor: no aliasing)."""
-    return None if x is None else x.masked_fill(mask[:, None, None], 0)
+def _clear_rows(state: State | None, mask: Tensor) -> None:
+    """Zero the history rows ``mask`` [B] (new tensors: outputs already returned that share
+    memory with the old history stay intact)."""
+    if isinstance(state, ConvState) and state.buffer is not None:
+        state.buffer = state.buffer.masked_fill(mask[:, None, None], 0)
+    elif isinstance(state, ConvTransposeState) and state.partial is not None:
+        state.partial = state.partial.masked_fill(mask[:, None, None], 0)
+    elif isinstance(state, LSTMState) and state.hidden is not None:
+        h, c = state.hidden  # [num_layers, B, C]
+        state.hidden = (
+            h.masked_fill(mask[None, :, None], 0),
+            c.masked_fill(mask[None, :, None], 0),
+        )
 
 
 def frame_padding(codec: Codec, samples: int) -> Tensor:

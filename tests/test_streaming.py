@@ -102,10 +102,14 @@ def test_reset_refuses_what_it_cannot_do() -> None:
         with pytest.raises(ValueError, match="2 streams"):
             s.reset(torch.tensor([True]))
     reflect = make_codec(pad_mode="reflect")
+    wav = torch.randn(2, 1, 128) * 0.2
     with reflect.streaming(batch_size=2) as s:
-        s.encode_chunk(torch.zeros(2, 1, 64))
+        codes = [s.encode_chunk(wav[..., :64]).codes]
         with pytest.raises(ValueError, match="constant"):
             s.reset(torch.tensor([False, True]))
+        codes += [s.encode_chunk(wav[..., 64:]).codes, s.flush().tokens.codes]
+    # A refused reset changes nothing: the streams go on as if it was never asked.
+    assert torch.equal(torch.cat(codes, -1), reflect.encode(wav, 16000).codes)
 
 
 def test_long_file_and_live_helpers_equal_offline(tmp_path: Path) -> None:
