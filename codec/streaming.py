@@ -6,6 +6,7 @@ the tail exactly as offline encoding does, so the concatenated tokens equal ``co
 and the concatenated audio equals ``codec.decode`` of them. With zero padding
 (``pad_mode="constant"``) the algorithmic latency is one frame (``hop_length`` samples);
 with reflect padding (converted EnCodec) the first frames wait for a little right context.
+``reset(mask)`` restarts some streams of a batch while the others go on (zero padding only).
 """
 
 from __future__ import annotations

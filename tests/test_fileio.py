@@ -24,19 +24,24 @@ def test_existing_file_kept_without_force(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        (None, "cannot read thing"),
+        ("{", "thing .* is not valid JSON"),
+        ('{"format": "other", "format_version": 2}', "is not a thing"),
+        ('{"format": "fmt", "format_version": 1}', "unsupported format_version 1"),
+    ],
+)
+def test_read_versioned_json_refuses(tmp_path: Path, text: str | None, match: str) -> None:
+    path = tmp_path / "doc.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_versioned_json(path, "thing", "a thing", "fmt", 2)
+
+
 def test_read_versioned_json(tmp_path: Path) -> None:
     path = tmp_path / "doc.json"
-    args = ("thing", "a thing", "fmt", 2)
-    with pytest.raises(ValueError, match="cannot read thing"):
-        read_versioned_json(path, *args)
-    path.write_text("{")
-    with pytest.raises(ValueError, match="thing .* is not valid JSON"):
-        read_versioned_json(path, *args)
-    path.write_text('{"format": "other", "format_version": 2}')
-    with pytest.raises(ValueError, match="is not a thing"):
-        read_versioned_json(path, *args)
-    path.write_text('{"format": "fmt", "format_version": 1}')
-    with pytest.raises(ValueError, match="unsupported format_version 1"):
-        read_versioned_json(path, *args)
     path.write_text('{"format": "fmt", "format_version": 2, "x": [1]}')
-    assert read_versioned_json(path, *args)["x"] == [1]
+    assert read_versioned_json(path, "thing", "a thing", "fmt", 2)["x"] == [1]
