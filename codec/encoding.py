@@ -25,15 +25,29 @@ from codec.audio import (
     AudioError,
     AudioInfo,
     audio_info,
+    conversion_notices,
     convert_channels,
+    load_audio,
+    wav_truncation,
 )
-from codec.audio import load_audio as _load_audio
+from codec.data.manifest import read_manifest
 from codec.errors import USER_ERRORS, one_line
 from codec.model import Codec
 from codec.streaming import encode_blocks
 from codec.tokens import Tokens, TokensFormatError
 
-__all__ = ["EncodeReport", "FileEncoder", "Job", "collect_inputs", "plan_jobs"]
+__all__ = [
+    "EncodeReport",
+    "FileEncoder",
+    "Job",
+    "Loaded",
+    "collect_inputs",
+    "conversion_notices",
+    "existing_output_ok",
+    "load_item",
+    "plan_jobs",
+    "wav_truncation",
+]
 
 
 @dataclass(frozen=True)
@@ -69,8 +83,6 @@ def collect_inputs(
         elif path.suffix.lower() == ".txt" and path.is_file():
             found += [(p, _relative(p, path.parent)) for p in _read_list(path)]
         elif path.suffix.lower() == ".jsonl" and path.is_file():
-            from codec.data.manifest import read_manifest
-
             found += [(r.path, _relative(r.path, path.parent)) for r in read_manifest(path)]
         else:
             found.append((path, Path(path.name)))
@@ -120,44 +132,6 @@ def existing_output_ok(path: Path, codec: Codec, num_codebooks: int) -> bool:
 
 
 # ------------------------------------------------------------------------- loading
-def wav_truncation(path: Path) -> str | None:
-    """A message when a RIFF/WAVE file holds fewer data bytes than its header declares
-    (libsndfile silently reads what is there); None otherwise or when unknown (size 0 or
-    0xFFFFFFFF, as streaming writers leave it)."""
-    if path.suffix.lower() != ".wav":
-        return None
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if handle.read(12)[8:12] != b"WAVE":
-            return None
-        while True:
-            head = handle.read(8)
-            if len(head) < 8:
-                return None
-            declared = int.from_bytes(head[4:], "little")
-            if head[:4] == b"data":
-                have = size - handle.tell()
-                if 0 < declared < 0xFFFFFFFF and have < declared:
-                    return f"truncated: header declares {declared} data bytes, file holds {have}"
-                return None
-            handle.seek(declared + (declared & 1), 1)
-
-
-def conversion_notices(info: AudioInfo, sample_rate: int, channels: int) -> list[tuple[str, str]]:
-    """``(kind, message)`` for each conversion a file needs to reach the model's format."""
-    notes: list[tuple[str, str]] = []
-    if info.sample_rate != sample_rate:
-        notes.append(
-            (f"rate{info.sample_rate}", f"resampling {info.sample_rate} -> {sample_rate} Hz")
-        )
-    if info.channels != channels:
-        what = "mono" if channels == 1 else f"{channels} channels"
-        notes.append((f"ch{info.channels}", f"mixing {info.channels} channels to {what}"))
-    if info.subtype not in ("PCM_16", "FLOAT"):
-        notes.append((f"fmt{info.subtype}", f"converting {info.subtype} samples to float"))
-    return notes
-
-
 @dataclass
 class Loaded:
     """A loaded item: ``wav`` [C, T] at the model rate, or ``error``; plus level facts."""
@@ -171,7 +145,7 @@ class Loaded:
 def load_item(path: Path, sample_rate: int, channels: int) -> Loaded:
     """Load, mix and resample one file; errors become ``Loaded.error`` (picklable)."""
     try:
-        wav = _load_audio(path, sample_rate=sample_rate, mono=channels == 1).wav
+        wav = load_audio(path, sample_rate=sample_rate, mono=channels == 1).wav
         wav = convert_channels(wav, channels)
     except USER_ERRORS as exc:
         return Loaded(None, one_line(exc, path))

@@ -1,12 +1,15 @@
-"""Atomic file writes: a temp file in the destination folder, then a rename."""
+"""File helpers: atomic writes (a temp file in the destination folder, then a rename) and
+reading a versioned JSON document."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 @contextmanager
@@ -38,3 +41,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, force: bool = 
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def read_versioned_json(path: Path, what: str, kind: str, fmt: str, version: int) -> dict[str, Any]:
+    """The JSON object at ``path`` whose ``format`` is ``fmt`` and ``format_version`` is
+    ``version``; otherwise a one-line ValueError naming ``what`` ("model config") or
+    ``kind`` ("a codec model config")."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} {path} is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ValueError(f"{path} is not {kind} (format != {fmt!r})")
+    if data.get("format_version") != version:
+        raise ValueError(f"{path}: unsupported format_version {data.get('format_version')!r}")
+    return data

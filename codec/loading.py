@@ -24,7 +24,7 @@ import torch
 from codec.config import PRESETS, CodecConfig
 from codec.errors import one_line
 from codec.model import Codec
-from codec.pretrained import CONFIG_NAME, check_state_dict, read_config
+from codec.pretrained import CONFIG_NAME, WEIGHTS_NAME, check_state_dict, read_config
 
 __all__ = [
     "convert_to_pretrained",
@@ -79,13 +79,16 @@ def _load(spec: str) -> Codec:
 
 
 def _load_dir(path: Path) -> Codec:
-    if (path / CONFIG_NAME).exists():
+    # A run folder has a config.json too (train.py writes it): an export also has weights.
+    if (path / CONFIG_NAME).exists() and (path / WEIGHTS_NAME).exists():
         return Codec.from_pretrained(path)
     if (path / "export" / CONFIG_NAME).exists():
         return Codec.from_pretrained(path / "export")
     if (path / "checkpoints" / "last.ckpt").exists():
         return load_checkpoint(path / "checkpoints" / "last.ckpt")
-    raise ValueError(f"{path}: no {CONFIG_NAME}, export/ or checkpoints/last.ckpt in this folder")
+    raise ValueError(
+        f"{path}: no {CONFIG_NAME} + {WEIGHTS_NAME}, export/ or checkpoints/last.ckpt in this folder"
+    )
 
 
 def load_checkpoint(path: Path) -> Codec:

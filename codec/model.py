@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +16,16 @@ from torch import Tensor, nn
 from codec.audio import convert_channels, resample
 from codec.config import PRESETS, CodecConfig
 from codec.convert import CONVERT_HINT, converted_weights
+from codec.inputs import (
+    as_batch,
+    check_lengths,
+    check_waveform,
+    frame_count,
+    frame_mask,
+    pad_to_frames,
+)
 from codec.nn.conv import StreamingConv1d
+from codec.nn.streaming import flush, streaming
 from codec.pretrained import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -28,10 +37,8 @@ from codec.pretrained import (
 from codec.quantize import QuantizerOutput, quantizer_from_config
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
+from codec.streaming import StreamingSession, reset_items
 from codec.tokens import Tokens
-
-if TYPE_CHECKING:
-    from codec.streaming import StreamingSession
 
 # On CPU, inference runs the batch in groups whose widest activation stays under this size:
 # glibc serves up to 32 MB from its heap, larger temporaries get fresh pages on every call,
@@ -92,6 +99,11 @@ class Codec(nn.Module):
     def groups(self) -> int:
         return self.config.quantizer.groups
 
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (inputs are moved there)."""
+        return next(self.parameters()).device
+
     def bitrate(self, num_codebooks: int | None = None) -> float:
         """Bits per second at ``num_codebooks`` (default: all)."""
         k = self.num_codebooks if num_codebooks is None else num_codebooks
@@ -124,26 +136,27 @@ class Codec(nn.Module):
 
         Input at another rate is resampled (soxr) when ``resample_input``; channels are
         averaged to mono (or a mono input repeated) to match the model. ``lengths`` [B] are
-        valid samples per item at the input rate. Each item is zero-padded to a whole number
-        of frames before encoding, so no layer pads its tail on its own: that is what makes
-        batched results equal items encoded alone (and streaming equal offline).
+        valid samples per item at the input rate. Batched codes equal each item encoded
+        alone: every item is zero-padded to a whole number of frames (no layer pads its tail
+        on its own, which also makes streaming equal offline); a non-causal model encodes
+        items of unequal length one by one; and with reflect padding, an item no longer than
+        :attr:`lookahead` samples goes alone (the only batching rule, see ``encode_many``).
         """
         wav, lengths = self._prepare(wav, sample_rate, lengths, resample_input)
         k = self.check_num_codebooks(num_codebooks)
-        frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        frames = frame_count(lengths, self.hop_length)
         wav = pad_to_frames(wav, lengths, frames, self.hop_length)
         if not self.config.seanet.causal and bool((frames < frames.max()).any()):
             # Non-causal frames see the future: padding after a shorter item would change them.
-            return self.make_tokens(
-                self._encode_items(wav, frames, k, range(len(frames))), frames, lengths
-            )
-        codes = self._encode_codes(wav, k)
+            alone = range(len(frames))
+            return self.make_tokens(self._encode_items(wav, frames, k, alone), frames, lengths)
+        codes = self._encode_batch(wav, k)
         # Reflect padding makes a layer's first outputs peek a few inputs ahead; items too short
         # to hold that look-ahead would see the next item's padding, so they go alone.
         short = [
             i
             for i, n in enumerate(frames)
-            if n < frames.max() and n * self.hop_length <= self._lookahead
+            if n < frames.max() and n * self.hop_length <= self.lookahead
         ]
         if short:
             codes[short] = self._encode_items(wav, frames, k, short)
@@ -151,7 +164,8 @@ class Codec(nn.Module):
 
     def encode_many(self, wavs: Sequence[Tensor], num_codebooks: int | None = None) -> Tokens:
         """Encode items ``[C, n_i]`` already at the model rate and channel count as one batch
-        (zero-padded, with their lengths): the same codes as each item encoded alone."""
+        (zero-padded, with their lengths): the same codes as each item encoded alone, by the
+        rules of :meth:`encode` (short reflect-padded items: :attr:`lookahead`)."""
         if not wavs:
             raise ValueError("encode_many needs at least one item")
         lengths = torch.tensor([w.shape[-1] for w in wavs])
@@ -164,14 +178,15 @@ class Codec(nn.Module):
         """Encode items ``which`` one by one, each at its own length; [len(which), K, max F]."""
         width = int(frames.max())
         items = [
-            self._encode_codes(wav[i : i + 1, :, : int(frames[i]) * self.hop_length], k)
+            self._encode_batch(wav[i : i + 1, :, : int(frames[i]) * self.hop_length], k)
             for i in which
         ]
         return torch.cat([nn.functional.pad(c, (0, width - c.shape[-1])) for c in items])
 
     @functools.cached_property
-    def _lookahead(self) -> int:
-        """Waveform samples the encoder's first frame can depend on beyond sample 0 (reflect)."""
+    def lookahead(self) -> int:
+        """Waveform samples the encoder's first frame can depend on beyond sample 0: the
+        reflect padding of every conv, in input samples (0 with zero padding)."""
         total, rate = 0, 1
         for module in self.encoder.modules():
             if isinstance(module, StreamingConv1d):
@@ -180,15 +195,11 @@ class Codec(nn.Module):
                 rate *= module.stride
         return total
 
-    def _encode_codes(self, wav: Tensor, num_codebooks: int) -> Tensor:
-        return torch.cat(
-            [
-                self.quantizer.encode(self.encoder(wav[group]), num_codebooks=num_codebooks)
-                for group in self._groups(wav.shape[0], wav.shape[-1])
-            ]
-        )
+    def _encode_batch(self, wav: Tensor, num_codebooks: int) -> Tensor:
+        groups = self.batch_groups(wav.shape[0], wav.shape[-1])
+        return torch.cat([self.encode_frames(wav[g], num_codebooks) for g in groups])
 
-    def _groups(self, batch: int, samples: int) -> list[slice]:
+    def batch_groups(self, batch: int, samples: int) -> list[slice]:
         """Slices of the batch that run together (all of it on accelerators; see CPU_GROUP_BYTES)."""
         if self.device.type != "cpu":
             return [slice(0, batch)]
@@ -199,6 +210,8 @@ class Codec(nn.Module):
         return [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
 
     def make_tokens(self, codes: Tensor, frames: Tensor, num_samples: Tensor) -> Tokens:
+        """Codes [B, K, F] with valid ``frames`` [B] and ``num_samples`` [B] -> Tokens of this
+        model (on cpu)."""
         return Tokens(
             codes=codes.long().cpu(),
             lengths=frames.long().cpu(),
@@ -214,8 +227,8 @@ class Codec(nn.Module):
     def decode(self, tokens: Tokens) -> Tensor:
         """Tokens -> audio [B, C, T] at ``sample_rate``, T = max valid samples; padding zeroed."""
         codes = self.check_tokens(tokens)
-        groups = self._groups(codes.shape[0], codes.shape[-1] * self.hop_length)
-        audio = torch.cat([self.decoder(self.quantizer.decode(codes[g])) for g in groups])
+        groups = self.batch_groups(codes.shape[0], codes.shape[-1] * self.hop_length)
+        audio = torch.cat([self.decode_codes(codes[g]) for g in groups])
         width = int(tokens.num_samples.max()) if tokens.num_samples.numel() else 0
         audio = audio[..., :width]
         mask = frame_mask(tokens.num_samples.to(audio.device), audio.shape[-1])
@@ -242,17 +255,52 @@ class Codec(nn.Module):
             raise ValueError(f"codes out of range [0, {self.codebook_size})")
         return codes.to(self.device)
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+    # ---------------------------------------------------------------- frames and streams
+    def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
+        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``.
+
+        ``num_codebooks`` chooses the bitrate (default: all codebooks). The session runs on
+        the frame API below, which servers with their own buffering can use directly.
+        """
+        return StreamingSession(self, batch_size, num_codebooks)
+
+    def encode_frames(self, wav: Tensor, num_codebooks: int, final: bool = False) -> Tensor:
+        """Waveform [B, C, k * hop] on the model's device -> codes [B, K, k], no checks.
+
+        Inside :meth:`open_streams` the encoder keeps its history between calls: the codes
+        are the frames now complete, and ``final`` ends the stream (tail padded as offline).
+        """
+        latent = flush(self.encoder, wav) if final else self.encoder(wav)
+        return self.quantizer.encode(latent, num_codebooks=num_codebooks)
+
+    def decode_codes(self, codes: Tensor, final: bool = False) -> Tensor:
+        """Codes [B, K, F] on the model's device -> audio [B, C, F * hop], no checks.
+
+        Inside :meth:`open_streams`: the audio now complete; ``final`` ends the stream.
+        """
+        quantized = self.quantizer.decode(codes)
+        return flush(self.decoder, quantized) if final else self.decoder(quantized)
+
+    @contextmanager
+    def open_streams(self, batch_size: int) -> Iterator[Codec]:
+        """Streaming state for ``batch_size`` streams in the encoder and the decoder, cleared
+        on exit; raises ValueError for a non-causal model, RuntimeError if already open."""
+        with streaming(self.encoder, batch_size), streaming(self.decoder, batch_size):
+            yield self
+
+    def reset_streams(self, mask: Tensor) -> None:
+        """Inside :meth:`open_streams`, between whole frames: the items where ``mask`` [B] is
+        True start a fresh stream, the others continue (zero-padded models only)."""
+        reset_items([self.encoder, self.decoder], mask)
 
     # ---------------------------------------------------------------- helpers
     def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:
         if lengths is None:
             lengths = torch.full((wav.shape[0],), wav.shape[-1], device=wav.device)
-        return torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        return frame_count(lengths, self.hop_length)
 
     def check_num_codebooks(self, num_codebooks: int | None) -> int:
+        """``num_codebooks`` (default: all) checked against this model; ValueError if bad."""
         k = self.num_codebooks if num_codebooks is None else num_codebooks
         if isinstance(k, bool) or not isinstance(k, int) or not 0 < k <= self.num_codebooks:
             raise ValueError(f"num_codebooks must be in [1, {self.num_codebooks}], got {k!r}")
@@ -284,16 +332,6 @@ class Codec(nn.Module):
         wav = convert_channels(wav, self.channels)
         return wav.to(self.device), lengths
 
-    # ---------------------------------------------------------------- streaming
-    def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
-        """A streaming session: ``with codec.streaming(1) as s: s.encode_chunk(pcm)``.
-
-        ``num_codebooks`` chooses the bitrate (default: all codebooks).
-        """
-        from codec.streaming import StreamingSession
-
-        return StreamingSession(self, batch_size, num_codebooks)
-
     # ---------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | os.PathLike[str], force: bool = False) -> Path:
         """Write ``config.json`` + ``model.safetensors`` + ``README.md`` into ``directory``."""
@@ -311,48 +349,3 @@ class Codec(nn.Module):
         model = cls(read_config(directory / CONFIG_NAME))
         load_weights(model, directory / WEIGHTS_NAME)
         return model.eval()
-
-
-# -------------------------------------------------------------------- input checks
-def as_batch(wav: Any) -> Tensor:
-    """Accept [T], [C, T] or [B, C, T] float audio; anything else is a clear ValueError."""
-    if not isinstance(wav, Tensor):
-        raise ValueError(f"audio must be a torch.Tensor, got {type(wav).__name__}")
-    if not wav.is_floating_point():
-        raise ValueError(f"audio must be floating point in [-1, 1], got dtype {wav.dtype}")
-    if wav.dim() == 0 or wav.dim() > 3:
-        raise ValueError(f"audio must be [T], [C, T] or [B, C, T], got shape {tuple(wav.shape)}")
-    while wav.dim() < 3:
-        wav = wav.unsqueeze(0)
-    if wav.numel() == 0:
-        raise ValueError(f"audio is empty: shape {tuple(wav.shape)}")
-    if not torch.isfinite(wav).all():
-        raise ValueError("audio contains NaN or infinite values")
-    return wav.float()
-
-
-def check_waveform(wav: Tensor, channels: int) -> Tensor:
-    if wav.dim() != 3 or wav.shape[1] != channels:
-        raise ValueError(f"expected audio [B, {channels}, T], got shape {tuple(wav.shape)}")
-    return wav
-
-
-def check_lengths(lengths: Tensor, wav: Tensor) -> Tensor:
-    lengths = torch.as_tensor(lengths, dtype=torch.long).flatten().cpu()
-    if lengths.shape[0] != wav.shape[0]:
-        raise ValueError(f"lengths has {lengths.shape[0]} items for a batch of {wav.shape[0]}")
-    if int(lengths.min()) < 1 or int(lengths.max()) > wav.shape[-1]:
-        raise ValueError(f"lengths must be in [1, {wav.shape[-1]}], got {lengths.tolist()}")
-    return lengths
-
-
-def pad_to_frames(wav: Tensor, lengths: Tensor, frames: Tensor, hop_length: int) -> Tensor:
-    """[B, C, T] -> [B, C, max(frames) * hop], zero after each item's ``lengths`` samples."""
-    width = int(frames.max()) * hop_length
-    wav = nn.functional.pad(wav, (0, max(0, width - wav.shape[-1])))[..., :width]
-    return wav * frame_mask(lengths.to(wav.device), width)[:, None, :].to(wav.dtype)
-
-
-def frame_mask(lengths: Tensor, width: int) -> Tensor:
-    """[B] lengths -> [B, width] bool mask, True on valid positions."""
-    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from codec.config import CodecConfig
-from codec.fileio import atomic_path, atomic_write_bytes
+from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
 
 __all__ = [
     "CONFIG_NAME",
@@ -61,16 +61,7 @@ def save_pretrained(model: nn.Module, config: CodecConfig, out: Path, force: boo
 
 def read_config(path: Path) -> CodecConfig:
     """Read and validate a ``config.json``; unknown keys and wrong types give a clear error."""
-    try:
-        meta = json.loads(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"cannot read model config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"model config {path} is not valid JSON: {exc.msg}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a codec model config (format != {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported format_version {meta.get('format_version')!r}")
+    meta = read_versioned_json(path, "model config", "a codec model config", FORMAT, FORMAT_VERSION)
     return CodecConfig.from_dict(meta.get("config", {}))
 
 

@@ -6,22 +6,26 @@ the tail exactly as offline encoding does, so the concatenated tokens equal ``co
 and the concatenated audio equals ``codec.decode`` of them. With zero padding
 (``pad_mode="constant"``) the algorithmic latency is one frame (``hop_length`` samples);
 with reflect padding (converted EnCodec) the first frames wait for a little right context.
+``reset(mask)`` restarts some streams of a batch while the others go on (zero padding only).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from codec.audio import AudioError, AudioInfo, convert_channels, read_blocks
-from codec.nn.streaming import FrameBuffer, flush, streaming
+from codec.nn.conv import ConvState, ConvTransposeState, StreamingConv1d
+from codec.nn.lstm import LSTMState
+from codec.nn.streaming import FrameBuffer, State, StreamingModule, streaming_modules
+from codec.seanet.blocks import ResidualState
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -37,7 +41,11 @@ class StreamTail:
 
 
 class StreamingSession:
-    """``with codec.streaming(batch_size) as s:`` — see the module docstring."""
+    """``with codec.streaming(batch_size) as s:`` — see the module docstring.
+
+    Uses only the codec's public frame API (``open_streams``, ``encode_frames``,
+    ``decode_codes``, ``reset_streams``); its own state is the pcm not yet a whole frame.
+    """
 
     def __init__(self, codec: Codec, batch_size: int = 1, num_codebooks: int | None = None) -> None:
         if not codec.config.seanet.causal:
@@ -61,8 +69,7 @@ class StreamingSession:
         if self._stack is not None:
             raise RuntimeError("this streaming session is already open")
         stack = ExitStack()
-        stack.enter_context(streaming(self.codec.encoder, self.batch_size))
-        stack.enter_context(streaming(self.codec.decoder, self.batch_size))
+        stack.enter_context(self.codec.open_streams(self.batch_size))
         self._stack = stack
         self._reset_counters()
         return self
@@ -96,23 +103,19 @@ class StreamingSession:
         chunk = self._as_chunk(pcm)
         self.samples_in += chunk.shape[-1]
         whole = self.buffer.push(chunk)
-        latent = self.codec.encoder(whole)
-        return self._tokens(latent)
+        return self._tokens(self.codec.encode_frames(whole, self.num_codebooks))
 
-    def _tokens(self, latent: Tensor) -> Tokens:
-        codes = self.codec.quantizer.encode(latent, num_codebooks=self.num_codebooks)
+    def _tokens(self, codes: Tensor) -> Tokens:
         n = codes.shape[-1]
         self.frames_out += n
         frames = torch.full((self.batch_size,), n, dtype=torch.long)
-        hop = self.codec.hop_length
-        return self.codec.make_tokens(codes, frames, frames * hop)
+        return self.codec.make_tokens(codes, frames, frames * self.codec.hop_length)
 
     @torch.inference_mode()
     def decode_chunk(self, tokens: Tokens) -> Tensor:
         """New frames (e.g. from ``encode_chunk``) -> the audio now complete ``[B, C, m]``."""
         self._check_open()
-        codes = self.codec.check_tokens(tokens)
-        audio = self.codec.decoder(self.codec.quantizer.decode(codes))
+        audio = self.codec.decode_codes(self.codec.check_tokens(tokens))
         self.audio_out += audio.shape[-1]
         return audio
 
@@ -127,19 +130,104 @@ class StreamingSession:
         # Offline encoding zero-pads the input to whole frames; do the same to the tail.
         pad = (-rest.shape[-1]) % self.codec.hop_length
         rest = torch.nn.functional.pad(rest, (0, pad))
-        tokens = self._tokens(flush(self.codec.encoder, rest))
-        codes = self.codec.quantizer.decode(tokens.codes.to(self.codec.device))
-        audio = flush(self.codec.decoder, codes)
+        tokens = self._tokens(self.codec.encode_frames(rest, self.num_codebooks, final=True))
+        audio = self.codec.decode_codes(tokens.codes.to(self.codec.device), final=True)
         if self.samples_in:
             keep = max(0, self.samples_in - self.audio_out)
             audio = audio[..., :keep]
         self._reset_counters()
         return StreamTail(tokens=tokens, audio=audio)
 
+    def reset(self, mask: Tensor) -> None:
+        """Give the items where ``mask`` [B] (bool) is True a fresh stream; the others go on.
+
+        For servers running many streams in one batch. Needs a zero-padded model
+        (``pad_mode="constant"``) and a whole number of frames pushed so far (no pcm held
+        back): then a reset item's next outputs equal those of a new single stream.
+        """
+        self._check_open()
+        mask = torch.as_tensor(mask, dtype=torch.bool).flatten()
+        if mask.shape[0] != self.batch_size:
+            raise ValueError(f"mask has {mask.shape[0]} items for {self.batch_size} streams")
+        if self.buffer.pending:
+            raise ValueError(
+                f"reset between whole frames: {self.buffer.pending} samples are held back "
+                f"(push chunks of a multiple of {self.codec.hop_length} samples)"
+            )
+        self.codec.reset_streams(mask.to(self.codec.device))
+
+
+def reset_items(modules: Sequence[nn.Module], mask: Tensor) -> None:
+    """Fresh streaming state for the items ``mask`` [B] of every layer in ``modules``' trees.
+
+    Valid between whole frames of a zero-padded causal model: each layer's history is then
+    what zeros would leave (conv buffers of ``left`` samples, overlap-add tails, LSTM
+    state), so clearing an item's rows is the same as starting it anew. Every layer is
+    checked before any state changes: a refusal (ValueError) leaves all streams as they were.
+    """
+    layers = [layer for module in modules for layer in streaming_modules(module)]
+    for layer in layers:
+        _check_resettable(layer)
+    if bool(mask.any()):
+        for layer in layers:
+            _clear_rows(layer.streaming_state, mask)
+
+
+def _check_resettable(layer: StreamingModule[Any]) -> None:
+    state = layer.streaming_state
+    name = type(layer).__name__
+    if state is None:
+        raise RuntimeError("reset outside a streaming context")
+    if isinstance(layer, StreamingConv1d) and isinstance(state, ConvState):
+        if layer.pointwise:
+            return  # no history
+        if layer.pad_mode != "constant":
+            raise ValueError(
+                f"per-item reset needs pad_mode='constant', this model pads with {layer.pad_mode!r}"
+            )
+        if state.pending is not None and state.pending.shape[-1]:
+            raise ValueError(f"{name}: cannot reset items during start-up")
+        if state.buffer is not None and state.buffer.shape[-1] != layer.left:
+            raise ValueError("reset between whole frames: a conv holds a partial stride")
+    elif isinstance(state, ConvTransposeState):
+        if state.skip != layer.init_state(state.batch_size).skip:
+            raise ValueError(f"{name}: cannot reset items during start-up")
+    elif isinstance(state, ResidualState):
+        if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
+            raise ValueError(f"{name}: branches out of step, cannot reset items")
+    elif not isinstance(state, LSTMState):
+        raise ValueError(f"{name} has no per-item reset")
+
+
+def _clear_rows(state: State | None, mask: Tensor) -> None:
+    """Zero the history rows ``mask`` [B] (new tensors: outputs already returned that share
+    memory with the old history stay intact)."""
+    if isinstance(state, ConvState) and state.buffer is not None:
+        state.buffer = state.buffer.masked_fill(mask[:, None, None], 0)
+    elif isinstance(state, ConvTransposeState) and state.partial is not None:
+        state.partial = state.partial.masked_fill(mask[:, None, None], 0)
+    elif isinstance(state, LSTMState) and state.hidden is not None:
+        h, c = state.hidden  # [num_layers, B, C]
+        state.hidden = (
+            h.masked_fill(mask[None, :, None], 0),
+            c.masked_fill(mask[None, :, None], 0),
+        )
+
 
 def frame_padding(codec: Codec, samples: int) -> Tensor:
     """Zeros ``[1, C, p]`` that complete the last frame of a ``samples``-long stream."""
     return torch.zeros(1, codec.channels, -samples % codec.hop_length, device=codec.device)
+
+
+def stream_tokens(codec: Codec, codes: list[Tensor], samples: int, too_short: str) -> Tokens:
+    """One stream's code pieces ``[1, K, n_i]`` -> Tokens of the ``ceil(samples / hop)``
+    frames offline encoding gives; AudioError ``too_short`` under one frame."""
+    if samples < codec.hop_length:
+        raise AudioError(too_short)
+    frames = -(-samples // codec.hop_length)
+    return codec.make_tokens(
+        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
+    )
 
 
 def encode_blocks(
@@ -155,12 +243,7 @@ def encode_blocks(
             codes.append(session.encode_chunk(block[None]).codes)
         codes.append(session.encode_chunk(frame_padding(codec, samples)).codes)
         codes.append(session.flush().tokens.codes)
-    if samples < codec.hop_length:
-        raise AudioError(f"{path}: too short ({samples} samples)")
-    frames = -(-samples // codec.hop_length)
-    return codec.make_tokens(
-        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
-    )
+    return stream_tokens(codec, codes, samples, f"{path}: too short ({samples} samples)")
 
 
 def decode_blocks(codec: Codec, tokens: Tokens, frames: int = 500) -> Iterator[Tensor]:
@@ -226,10 +309,5 @@ def stream_codec(
         codes.append(tail.tokens.codes)
         if decode:
             emit(tail.audio)
-    if samples < codec.hop_length:
-        raise AudioError(f"stream too short: {samples} samples, one frame needs {codec.hop_length}")
-    frames = -(-samples // codec.hop_length)
-    tokens = codec.make_tokens(
-        torch.cat(codes, -1)[..., :frames], torch.tensor([frames]), torch.tensor([samples])
-    )
-    return StreamResult(tokens, samples, latencies)
+    short = f"stream too short: {samples} samples, one frame needs {codec.hop_length}"
+    return StreamResult(stream_tokens(codec, codes, samples, short), samples, latencies)

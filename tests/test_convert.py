@@ -30,6 +30,7 @@ from codec.data.synthetic import synthetic_speech
 from codec.loading import convert_to_pretrained, load_converted
 from codec.model import Codec
 from codec.quantize.functional import laplace_smoothing
+from tests.conftest import stream_chunks
 
 torch.set_num_threads(1)
 SR = 24_000
@@ -175,21 +176,8 @@ def test_streaming_equals_offline(ours: Codec, audio: torch.Tensor) -> None:
     wav = audio[:1, :, : SR + 1234]
     ref = ours.encode(wav, SR)
     ref_audio = ours.decode(ref)
-    sizes = [1, 700, 37, 2400, 5, 960, 4000]
-    codes, pieces = [], []
-    with ours.streaming(batch_size=1) as session:
-        start, i = 0, 0
-        while start < wav.shape[-1]:
-            end = min(start + sizes[i % len(sizes)], wav.shape[-1])
-            new = session.encode_chunk(wav[..., start:end])
-            codes.append(new.codes)
-            pieces.append(session.decode_chunk(new))
-            start, i = end, i + 1
-        tail = session.flush()
-    codes.append(tail.tokens.codes)
-    pieces.append(tail.audio)
-    assert torch.equal(torch.cat(codes, dim=-1), ref.codes)
-    streamed = torch.cat(pieces, dim=-1)
+    codes, streamed = stream_chunks(ours, wav, [1, 700, 37, 2400, 5, 960, 4000])
+    assert torch.equal(codes, ref.codes)
     assert streamed.shape == ref_audio.shape
     assert torch.allclose(streamed, ref_audio, atol=1e-5, rtol=0)
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from codec.fileio import atomic_path, atomic_write_bytes
+from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
 
 
 def test_failure_leaves_nothing(tmp_path: Path) -> None:
@@ -22,3 +22,26 @@ def test_existing_file_kept_without_force(tmp_path: Path) -> None:
     atomic_write_bytes(target, b"new", force=True)
     assert target.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        (None, "cannot read thing"),
+        ("{", "thing .* is not valid JSON"),
+        ('{"format": "other", "format_version": 2}', "is not a thing"),
+        ('{"format": "fmt", "format_version": 1}', "unsupported format_version 1"),
+    ],
+)
+def test_read_versioned_json_refuses(tmp_path: Path, text: str | None, match: str) -> None:
+    path = tmp_path / "doc.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_versioned_json(path, "thing", "a thing", "fmt", 2)
+
+
+def test_read_versioned_json(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text('{"format": "fmt", "format_version": 2, "x": [1]}')
+    assert read_versioned_json(path, "thing", "a thing", "fmt", 2)["x"] == [1]

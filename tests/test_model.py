@@ -4,30 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
 from codec.model import Codec
 from codec.tokens import Tokens
-
-
-def tiny_config(causal: bool = True, pad_mode: str = "constant", groups: int = 2) -> CodecConfig:
-    return CodecConfig(
-        sample_rate=16000,
-        seanet=SEANetConfig(
-            dimension=16,
-            n_filters=4,
-            ratios=(4, 2),
-            causal=causal,
-            pad_mode=pad_mode,
-            lstm_layers=1,
-        ),
-        quantizer=QuantizerConfig(groups=groups, num_levels=2, codebook_size=32, kmeans_init=False),
-        model_id="tiny-test",
-    )
-
-
-def make_codec(**kwargs: object) -> Codec:
-    torch.manual_seed(0)
-    return Codec(tiny_config(**kwargs)).eval()  # type: ignore[arg-type]
+from tests.conftest import make_codec, tiny_config
 
 
 def test_properties() -> None:
@@ -180,7 +159,47 @@ def test_cpu_batch_groups_give_the_same_result(
     audio = codec_model.decode(whole)
     width = 400 * codec_model.config.seanet.n_filters * 4
     monkeypatch.setattr(codec.model, "CPU_GROUP_BYTES", 2 * width)  # groups of 2, 2, 1
-    assert [g.stop - g.start for g in codec_model._groups(5, 400)] == [2, 2, 1]
+    assert [g.stop - g.start for g in codec_model.batch_groups(5, 400)] == [2, 2, 1]
     grouped = codec_model.encode(wav, 16000)
     assert torch.equal(grouped.codes, whole.codes)
     assert (codec_model.decode(grouped) - audio).abs().max() <= 1e-6
+
+
+def test_encode_many_short_reflect_item_goes_alone() -> None:
+    """The one batching rule (``lookahead``): a reflect-padded causal model encodes an item
+    no longer than its look-ahead alone, so encode_many equals items encoded one by one."""
+    codec = make_codec(pad_mode="reflect")
+    torch.manual_seed(2)
+    items = [torch.randn(1, n) * 0.2 for n in (200, 40, 96)]
+    assert 40 <= codec.lookahead < 96 < 200  # one short item, one long enough to batch
+    tokens = codec.encode_many(items)
+    for i, item in enumerate(items):
+        alone = codec.encode(item, 16000)
+        assert torch.equal(tokens.item(i).codes, alone.codes)
+    # Without the rule the short item would see the padding after it: the rule is needed.
+    batch = torch.zeros(3, 1, 200)
+    for i, item in enumerate(items):
+        batch[i, :, : item.shape[-1]] = item
+    padded = codec.encode_frames(batch, codec.num_codebooks)
+    assert not torch.equal(padded[1:2, :, :5], tokens.item(1).codes)
+
+
+def test_frame_api_offline_and_streaming() -> None:
+    """encode_frames / decode_codes: offline they equal encode / decode; inside
+    open_streams the same calls carry history, and ``final`` ends the stream."""
+    codec = make_codec()
+    wav = torch.randn(1, 1, 64) * 0.2
+    tokens = codec.encode(wav, 16000)
+    with torch.no_grad():
+        codes = codec.encode_frames(wav, 4)
+        assert torch.equal(codes, tokens.codes)
+        assert torch.equal(codec.decode_codes(codes), codec.decode(tokens))
+        with codec.open_streams(1):
+            streamed = [codec.encode_frames(wav[..., :24], 4)]
+            streamed.append(codec.encode_frames(wav[..., 24:], 4, final=True))
+            with pytest.raises(RuntimeError, match="already"), codec.open_streams(1):
+                pass
+    assert torch.equal(torch.cat(streamed, -1), codes)
+    offline_only = make_codec(causal=False, pad_mode="reflect")
+    with pytest.raises(ValueError, match="non-causal"), offline_only.open_streams(1):
+        pass

@@ -1,4 +1,5 @@
-"""Audio I/O: whole files (``files``) and long files block by block (``blocks``)."""
+"""Audio I/O: whole files (``files``), long files block by block (``blocks``), and checks of
+a file before encoding (``checks``)."""
 
 from codec.audio.blocks import (
     AUDIO_OUT,
@@ -9,6 +10,7 @@ from codec.audio.blocks import (
     write_audio,
     write_block,
 )
+from codec.audio.checks import conversion_notices, wav_truncation
 from codec.audio.files import (
     AUDIO_EXTENSIONS,
     Audio,
@@ -32,6 +34,7 @@ __all__ = [
     "AudioError",
     "AudioInfo",
     "audio_info",
+    "conversion_notices",
     "convert_channels",
     "load_audio",
     "loudness_normalize",
@@ -44,6 +47,7 @@ __all__ = [
     "resampled_length",
     "rms_db",
     "save_audio",
+    "wav_truncation",
     "write_audio",
     "write_block",
 ]

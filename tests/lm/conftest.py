@@ -6,31 +6,21 @@ import pytest
 import torch
 
 from codec.audio import load_audio, save_audio
-from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
 from codec.data.manifest import bundled_speech
 from codec.model import Codec
+from tests.conftest import make_codec
 
 torch.set_num_threads(1)
 
 
 def tiny_codec(groups: int = 2, codebook_size: int = 300, seed: int = 0) -> Codec:
-    torch.manual_seed(seed)
-    config = CodecConfig(
-        sample_rate=16000,
-        seanet=SEANetConfig(
-            dimension=16,
-            n_filters=4,
-            ratios=(4, 4),
-            causal=True,
-            pad_mode="constant",
-            lstm_layers=1,
-        ),
-        quantizer=QuantizerConfig(
-            groups=groups, num_levels=2, codebook_size=codebook_size, kmeans_init=False
-        ),
+    return make_codec(
+        seed,
+        groups=groups,
+        codebook_size=codebook_size,
+        ratios=(4, 4),
         model_id=f"tiny-lm-test-{groups}x{codebook_size}",
     )
-    return Codec(config).eval()
 
 
 @pytest.fixture
