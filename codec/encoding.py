@@ -42,11 +42,9 @@ __all__ = [
     "Job",
     "Loaded",
     "collect_inputs",
-    "conversion_notices",
     "existing_output_ok",
     "load_item",
     "plan_jobs",
-    "wav_truncation",
 ]
 
 

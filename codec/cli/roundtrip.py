@@ -9,10 +9,17 @@ from typing import Any
 
 from torch import Tensor
 
-from codec.audio import AUDIO_OUT, AudioError, audio_info, write_audio
+from codec.audio import (
+    AUDIO_OUT,
+    AudioError,
+    audio_info,
+    conversion_notices,
+    wav_truncation,
+    write_audio,
+)
 from codec.cli.console import Console
 from codec.cli.options import UsageError, add_model_options, open_model
-from codec.encoding import conversion_notices, load_item, wav_truncation
+from codec.encoding import load_item
 from codec.errors import one_line
 from codec.metrics import mel_distance, si_sdr
 from codec.model import Codec

@@ -18,14 +18,15 @@ from codec.audio import (
     AUDIO_OUT,
     AudioError,
     audio_info,
+    conversion_notices,
     open_writer,
     raw_chunks,
     read_blocks,
     resample_blocks,
+    wav_truncation,
     write_block,
 )
 from codec.cli.options import UsageError, add_model_options, open_model
-from codec.encoding import conversion_notices, wav_truncation
 from codec.fileio import atomic_path
 from codec.model import Codec
 from codec.streaming import stream_codec

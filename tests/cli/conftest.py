@@ -18,7 +18,7 @@ from codec.audio import load_audio
 from codec.cli import main
 from codec.model import Codec
 from codec.tokens import Tokens
-from tests.test_model import tiny_config
+from tests.conftest import tiny_config
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import soundfile as sf
 from codec.audio import load_audio
 from codec.cli.eval import add_parser, run
 from codec.data.manifest import BUNDLED_SPEECH_DIR
-from tests.test_model import make_codec
+from tests.conftest import make_codec
 
 SPEECH = BUNDLED_SPEECH_DIR / "val" / "en_allison__vm-incorrect-mailbox.flac"
 

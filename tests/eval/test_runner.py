@@ -14,7 +14,7 @@ from codec.eval.baselines import (
 from codec.eval.report import EvalReport
 from codec.eval.runner import Utterance, collect_files, evaluate
 from codec.eval.systems import codec_systems
-from tests.test_model import make_codec
+from tests.conftest import make_codec
 
 from .conftest import SR
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from codec.eval.systems import CodecSystem, codec_systems
-from tests.test_model import make_codec
+from tests.conftest import make_codec
 
 from .conftest import SR
 

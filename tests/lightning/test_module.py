@@ -11,7 +11,7 @@ import torch
 from codec.data.collate import AudioBatch
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.lightning.module import CodecModule, NonFiniteLossError, lr_lambda
-from tests.test_model import tiny_config
+from tests.conftest import tiny_config
 
 
 def batches(poisoned: set[int], count: int) -> list[AudioBatch]:
