@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.fileio import atomic_path, atomic_write_bytes
+from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
 from codec.tokens import Tokens, code_dtype
 
 __all__ = [
@@ -117,16 +117,9 @@ def write_parquet(
 def read_shard_manifest(shard_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``manifest.json`` of a shard directory."""
     path = Path(shard_dir) / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read shard manifest {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"shard manifest {path} is not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("format") != SHARDS_FORMAT:
-        raise ValueError(f"{path} is not a token shard manifest (format != {SHARDS_FORMAT!r})")
-    if data.get("format_version") != SHARDS_VERSION:
-        raise ValueError(f"{path}: unsupported format_version {data.get('format_version')!r}")
+    data = read_versioned_json(
+        path, "shard manifest", "a token shard manifest", SHARDS_FORMAT, SHARDS_VERSION
+    )
     for key in (
         "model_id",
         "sample_rate",
