@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import torch
 
+from codec.discriminators.stft import Spectrogram
 from tests.discriminators.conftest import Small, T
 
 
