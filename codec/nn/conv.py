@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,7 @@ from codec.nn.streaming import State, StreamingModule
 __all__ = [
     "ConvState",
     "ConvTransposeState",
+    "StreamingConv",
     "StreamingConv1d",
     "StreamingConvTranspose1d",
     "effective_kernel_size",
@@ -143,6 +145,33 @@ def _cat(a: Tensor | None, b: Tensor) -> Tensor:
     return b if a is None else torch.cat([a, b], dim=-1)
 
 
+StateT = TypeVar("StateT", bound=State)
+
+
+class StreamingConv(StreamingModule[StateT]):
+    """What the streaming convs share: their shape attributes and "only causal ones stream"."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int, causal: bool
+    ) -> None:
+        super().__init__()
+        self.input_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size, self.stride = kernel_size, stride
+        self.causal = causal
+
+    def geometry(self) -> str:
+        """The constructor arguments that name this layer in messages."""
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def check_streamable(self) -> None:
+        if not self.causal:
+            raise ValueError(
+                f"non-causal model cannot stream; {type(self).__name__}({self.geometry()}) has "
+                "causal=False: build the model with causal=True or run it offline"
+            )
+
+
 @dataclass
 class ConvState(State):
     """History of a ``StreamingConv1d``.
@@ -158,7 +187,7 @@ class ConvState(State):
     seen: int = 0
 
 
-class StreamingConv1d(StreamingModule[ConvState]):
+class StreamingConv1d(StreamingConv[ConvState]):
     """Conv1d with EnCodec's padding that streams chunks of any size: ``[B, C_in, T]``.
 
     Offline output is ``[B, C_out, ceil(T / stride)]``. The wrapped ``nn.Conv1d`` is ``self.conv``
@@ -178,16 +207,13 @@ class StreamingConv1d(StreamingModule[ConvState]):
         norm: str = "none",
         bias: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, causal)
         _check_pad_mode(pad_mode)
         conv = nn.Conv1d(
             in_channels, out_channels, kernel_size, stride, dilation=dilation, bias=bias
         )
         self.conv = apply_norm(conv, norm)
-        self.input_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size, self.stride, self.dilation = kernel_size, stride, dilation
-        self.causal = causal
+        self.dilation = dilation
         self.pad_mode = pad_mode
         self.k_eff = effective_kernel_size(kernel_size, dilation)
         self.left, self.right = split_padding(total_padding(kernel_size, stride, dilation), causal)
@@ -198,13 +224,8 @@ class StreamingConv1d(StreamingModule[ConvState]):
     def extra_repr(self) -> str:
         return f"causal={self.causal}, pad_mode={self.pad_mode!r}"
 
-    def check_streamable(self) -> None:
-        if not self.causal:
-            raise ValueError(
-                "non-causal model cannot stream; StreamingConv1d(kernel_size="
-                f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}) has "
-                "causal=False: build the model with causal=True or run it offline"
-            )
+    def geometry(self) -> str:
+        return f"{super().geometry()}, dilation={self.dilation}"
 
     def init_state(self, batch_size: int) -> ConvState:
         return ConvState(batch_size=batch_size)
@@ -299,7 +320,7 @@ class ConvTransposeState(State):
     skip: int = 0
 
 
-class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
+class StreamingConvTranspose1d(StreamingConv[ConvTransposeState]):
     """ConvTranspose1d with EnCodec's trimming, streamable: ``[B, C_in, F] -> [B, C_out, F*s]``.
 
     Frame ``i`` touches outputs ``[i*s, i*s + k)``, so after ``n`` frames the first ``n*s`` outputs
@@ -320,31 +341,19 @@ class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
         trim_right_ratio: float = 1.0,
         bias: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, causal)
         if not causal and trim_right_ratio != 1.0:
             raise ValueError("trim_right_ratio != 1.0 only makes sense for causal convolutions")
         if not 0.0 <= trim_right_ratio <= 1.0:
             raise ValueError(f"trim_right_ratio must be in [0, 1], got {trim_right_ratio}")
         convtr = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, bias=bias)
         self.convtr = apply_norm(convtr, norm)
-        self.input_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size, self.stride = kernel_size, stride
-        self.causal = causal
         self.trim_right_ratio = trim_right_ratio
         self.overlap = total_padding(kernel_size, stride)
         self.left, self.right = transpose_trim(kernel_size, stride, causal, trim_right_ratio)
 
     def extra_repr(self) -> str:
         return f"causal={self.causal}, trim=({self.left}, {self.right})"
-
-    def check_streamable(self) -> None:
-        if not self.causal:
-            raise ValueError(
-                "non-causal model cannot stream; StreamingConvTranspose1d(kernel_size="
-                f"{self.kernel_size}, stride={self.stride}) has causal=False: build the model "
-                "with causal=True or run it offline"
-            )
 
     def init_state(self, batch_size: int) -> ConvTransposeState:
         return ConvTransposeState(batch_size=batch_size, skip=self.left)
