@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
-import types
-import warnings
-from typing import Any
 
 import pytest
 import torch
@@ -23,31 +19,15 @@ from codec.nn.conv import (
     total_padding,
     transpose_trim,
 )
-from codec.nn.streaming import run_chunked, streaming
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
-
+from codec.nn.streaming import streaming
+from tests.nn.helpers import (
+    assert_causal,
+    assert_chunked_matches,
+    assert_close,
+    encodec_modules,
+)
 
 ATOL = 1e-5
-
-
-def _encodec_modules() -> Any:
-    """Import ``encodec.modules`` with a throw-away torchaudio stand-in (it does not import)."""
-    stub = "torchaudio" not in sys.modules
-    if stub:
-        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pytest.importorskip("encodec.modules")
-    finally:
-        if stub:
-            del sys.modules["torchaudio"]
 
 
 def _chunk_sweeps(hop: int, seed: int = 0) -> list[list[int]]:
@@ -87,7 +67,7 @@ def test_extra_padding_completes_last_frame(kernel: int, stride: int, dilation: 
 
 
 def test_extra_padding_matches_encodec() -> None:
-    conv = _encodec_modules().conv
+    conv = encodec_modules().conv
     for kernel, stride, length in itertools.product([1, 2, 4, 7, 8], [1, 2, 4], range(1, 20)):
         if kernel < stride:
             continue
@@ -119,7 +99,7 @@ def test_startup_length() -> None:
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate"])
 def test_pad1d_matches_encodec_on_short_inputs(mode: str) -> None:
-    ref = _encodec_modules().conv.pad1d
+    ref = encodec_modules().conv.pad1d
     torch.manual_seed(0)
     for length, left, right in itertools.product([1, 2, 3, 6], [0, 2, 6], [0, 1, 5]):
         x = torch.randn(2, 3, length)
@@ -144,11 +124,9 @@ def test_conv_streaming_equals_offline(
     conv = StreamingConv1d(2, 3, kernel, stride, dilation, causal=True, pad_mode=pad_mode)
     for length in (1, 2, 5, 29):
         x = torch.randn(2, 2, length)
-        ref = conv(x)
+        sweeps = _chunk_sweeps(stride, seed=length)
+        ref = assert_chunked_matches(conv, x, sweeps, ATOL, f"T={length}")
         assert ref.shape == (2, 3, output_frames(length, stride))
-        for sizes in _chunk_sweeps(stride, seed=length):
-            got = run_chunked(conv, x, sizes)
-            assert_close(got, ref, ATOL, f"T={length} {sizes}")
 
 
 @pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (4, 2), (10, 5)])
@@ -178,18 +156,15 @@ def test_conv_causality(kernel: int, stride: int, dilation: int) -> None:
     torch.manual_seed(0)
     conv = StreamingConv1d(2, 2, kernel, stride, dilation, causal=True, pad_mode="constant")
     x = torch.randn(1, 2, 40)
-    for t0 in (1, 9, 24):
-        y = x.clone()
-        y[..., t0:] = torch.randn_like(y[..., t0:])
-        past = t0 // stride  # frames whose window ends before t0
-        assert_close(conv(x)[..., :past], conv(y)[..., :past], 0)
-        assert not torch.allclose(conv(x)[..., past:], conv(y)[..., past:])
+    # Frames whose window ends before t0 are unchanged; the later ones do change.
+    for clean, perturbed, past in assert_causal(conv, x, (1, 9, 24), lambda t0: t0 // stride):
+        assert not torch.allclose(clean[..., past:], perturbed[..., past:])
 
 
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect", "replicate"])
 def test_conv_matches_encodec(causal: bool, pad_mode: str) -> None:
-    em = _encodec_modules()
+    em = encodec_modules()
     torch.manual_seed(0)
     for kernel, stride, dilation in [(7, 1, 1), (3, 1, 2), (4, 2, 1), (10, 5, 1), (1, 1, 1)]:
         ref = em.SConv1d(2, 3, kernel, stride, dilation, causal=causal, pad_mode=pad_mode)
@@ -225,11 +200,9 @@ def test_convtr_streaming_equals_offline(kernel: int, stride: int, trim_right_ra
     )
     for frames in (1, 2, 11):
         x = torch.randn(2, 3, frames)
-        ref = convtr(x)
+        sweeps = _chunk_sweeps(2, seed=frames)
+        ref = assert_chunked_matches(convtr, x, sweeps, ATOL, f"F={frames}")
         assert ref.shape == (2, 2, frames * stride)
-        for sizes in _chunk_sweeps(2, seed=frames):
-            got = run_chunked(convtr, x, sizes)
-            assert_close(got, ref, ATOL, f"F={frames} {sizes}")
 
 
 def test_convtr_causality_and_latency() -> None:
@@ -238,16 +211,12 @@ def test_convtr_causality_and_latency() -> None:
     x = torch.randn(1, 2, 10)
     with streaming(convtr, 1):  # trim_right_ratio=1: each frame yields `stride` samples at once
         assert all(convtr(x[..., f : f + 1]).shape[-1] == 4 for f in range(10))
-    for f0 in (1, 5):
-        y = x.clone()
-        y[..., f0:] = torch.randn_like(y[..., f0:])
-        past = f0 * 4
-        assert_close(convtr(x)[..., :past], convtr(y)[..., :past], 0)
+    assert_causal(convtr, x, (1, 5), lambda f0: f0 * 4)
 
 
 @pytest.mark.parametrize(("causal", "trim"), [(True, 1.0), (True, 0.5), (False, 1.0)])
 def test_convtr_matches_encodec(causal: bool, trim: float) -> None:
-    em = _encodec_modules()
+    em = encodec_modules()
     torch.manual_seed(0)
     for kernel, stride in [(4, 2), (10, 5), (3, 1), (16, 8)]:
         ref = em.SConvTranspose1d(3, 2, kernel, stride, causal=causal, trim_right_ratio=trim)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -19,21 +17,7 @@ from codec.nn.streaming import (
     streaming,
     streaming_modules,
 )
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread sync dominates on a shared CPU
-    yield
-    torch.set_num_threads(n)
+from tests.nn.helpers import assert_close
 
 
 def _stack(causal: bool = True) -> nn.Sequential:
