@@ -48,6 +48,9 @@ class ResidualState(State):
     skip: Tensor | None = None
     block: Tensor | None = None
 
+    def reset_items(self, mask: Tensor) -> None:
+        """Nothing per item: ``check_item_reset`` ensured that both branches are in step."""
+
 
 class SEANetResnetBlock(StreamingModule[ResidualState]):
     """``shortcut(x) + block(x)``, block = [act, conv k dilated, act, conv 1]; ``[B, C, T]``.
@@ -71,6 +74,13 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
 
     def init_state(self, batch_size: int) -> ResidualState:
         return ResidualState(batch_size=batch_size)
+
+    def check_item_reset(self, state: ResidualState) -> None:
+        if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
+            raise ValueError(
+                "cannot reset single batch items while the residual branches are out of step "
+                "(start-up of reflect / replicate padding); use pad_mode='constant'"
+            )
 
     def step(self, x: Tensor, state: ResidualState) -> Tensor:
         hidden = self.block[:-1](x)

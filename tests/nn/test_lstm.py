@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from codec.nn.lstm import StreamingLSTM
-from codec.nn.streaming import run_chunked, streaming
+from codec.nn.streaming import reset_streaming, run_chunked, streaming
 from tests.nn.helpers import assert_close, encodec_modules
 
 
@@ -41,3 +41,15 @@ def test_lstm_matches_encodec_slstm() -> None:
     ours.load_state_dict(ref.state_dict())  # same parameter names: lstm.weight_ih_l0, ...
     x = torch.randn(2, 5, 17)
     assert_close(ours(x), ref(x), 1e-6)
+
+
+def test_lstm_reset_one_item() -> None:
+    torch.manual_seed(0)
+    lstm = StreamingLSTM(4, num_layers=2)
+    x = torch.randn(2, 4, 12)
+    with streaming(lstm, 2):
+        lstm(x[..., :5])
+        reset_streaming(lstm, torch.tensor([False, True]))
+        got = torch.cat([lstm(x[..., 5:]), lstm.flush()], dim=-1)
+    assert_close(got[:1], lstm(x[:1])[..., 5:], 1e-5)
+    assert_close(got[1:], lstm(x[1:, :, 5:]), 1e-5)

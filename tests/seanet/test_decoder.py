@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 
 from codec.config import SEANetConfig
 from codec.nn import remove_weight_norm
-from codec.nn.streaming import streaming
+from codec.nn.streaming import reset_streaming, streaming
 from codec.seanet import SEANetDecoder, SEANetEncoder
 from tests.nn.helpers import (
     assert_causal,
@@ -133,3 +134,49 @@ def test_offline_training_path_has_gradients() -> None:
     (y[..., :30] - x).pow(2).mean().backward()
     params = [*enc.parameters(), *dec.parameters()]
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
+
+
+def test_reset_one_item_mid_stream() -> None:
+    """Two streams in one batch: item 0 restarts at sample 24 (a frame boundary), item 1 runs on.
+
+    Item 0's later outputs equal a fresh stream of what follows; item 1's its uninterrupted one.
+    """
+    torch.manual_seed(0)
+    enc, dec = SEANetEncoder(TINY), SEANetDecoder(TINY)
+    x = torch.randn(2, 1, 64)
+    before, after = [(0, 13), (13, 24)], [(24, 37), (37, 50)]
+    outs = []
+    with enc.streaming(2), dec.streaming(2):
+        for start, end in before:
+            dec(enc(x[..., start:end]))
+        reset_streaming(enc, torch.tensor([True, False]))
+        reset_streaming(dec, torch.tensor([True, False]))
+        for start, end in after:
+            outs.append(dec(enc(x[..., start:end])))
+        outs.append(dec.flush(enc.flush(x[..., 50:])))
+    got = torch.cat(outs, dim=-1)
+    assert_close(got[:1], dec(enc(x[:1, :, 24:])), 1e-5, "reset item")
+    assert_close(got[1:], dec(enc(x[1:]))[..., 24:], 1e-5, "untouched item")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "at", "match"),
+    [
+        (TINY, 20, "multiple of the stride"),
+        (replace(TINY, pad_mode="reflect"), 24, "pad_mode"),
+        (replace(TINY, trim_right_ratio=0.5), 24, "trim_right_ratio"),
+    ],
+    ids=["off-frame", "reflect", "left-trim"],
+)
+def test_reset_one_item_refused_when_inexact(cfg: SEANetConfig, at: int, match: str) -> None:
+    torch.manual_seed(0)
+    enc, dec = SEANetEncoder(cfg), SEANetDecoder(cfg)
+    x = torch.randn(2, 1, 48)
+    both = nn.ModuleList([enc, dec])  # one reset call: checked as a whole before any change
+    with enc.streaming(2), dec.streaming(2):
+        outs = [dec(enc(x[..., :at]))]
+        with pytest.raises(ValueError, match=match):
+            reset_streaming(both, torch.tensor([True, False]))
+        outs.append(dec(enc(x[..., at:])))  # refused before any change: both streams go on
+        outs.append(dec.flush(enc.flush()))
+    assert_close(torch.cat(outs, dim=-1), dec(enc(x)), 1e-5)
