@@ -89,9 +89,10 @@ class StreamingContainer(nn.Module):
     def is_streaming(self) -> bool:
         return is_streaming(self)
 
-    def reset_streaming(self) -> None:
-        """Forget the current stream (fresh state everywhere), staying in streaming mode."""
-        reset_streaming(self)
+    def reset_streaming(self, mask: Tensor | None = None) -> None:
+        """Forget the current stream (of the items where ``mask`` [B] is True, if given),
+        staying in streaming mode; see :func:`reset_streaming`."""
+        reset_streaming(self, mask)
 
     def flush(self, x: Tensor | None = None) -> Tensor:
         """End the stream: process the last chunk ``x`` (default: empty) and emit the tail.

@@ -10,9 +10,9 @@ from torch import Tensor, nn
 from codec.config import SEANetConfig
 from codec.nn.activations import make_activation
 from codec.nn.conv import StreamingConv1d
-from codec.nn.streaming import State, StreamingModule
+from codec.nn.streaming import State, StreamingContainer, StreamingModule
 
-__all__ = ["ResidualState", "SEANetResnetBlock", "check_input", "make_conv"]
+__all__ = ["ResidualState", "SEANetResnetBlock", "SEANetStack", "check_input", "make_conv"]
 
 
 def check_input(x: Tensor, channels: int, name: str) -> None:
@@ -108,3 +108,24 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
         if not (state.skip.shape[-1] or state.block.shape[-1]):
             state.skip = state.block = None  # in step again: the fused path applies
         return skip[..., :n] + block[..., :n]
+
+
+class SEANetStack(StreamingContainer):
+    """What the encoder and the decoder share: the config's sizes and ``forward`` through
+    ``self.layers`` (set by the subclass; EnCodec's ``model``), input checked first."""
+
+    layers: nn.Sequential
+
+    def __init__(self, cfg: SEANetConfig, input_channels: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.channels = cfg.channels
+        self.dimension = cfg.dimension
+        self.input_channels = input_channels
+        self.hop_length = cfg.hop_length
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, input_channels, T]`` -> the stack's output (a chunk when streaming)."""
+        check_input(x, self.input_channels, type(self).__name__)
+        out: Tensor = self.layers(x)
+        return out

@@ -150,7 +150,7 @@ def test_reset_one_item_mid_stream() -> None:
         for start, end in before:
             dec(enc(x[..., start:end]))
         reset_streaming(enc, torch.tensor([True, False]))
-        reset_streaming(dec, torch.tensor([True, False]))
+        dec.reset_streaming(torch.tensor([True, False]))  # the container method
         for start, end in after:
             outs.append(dec(enc(x[..., start:end])))
         outs.append(dec.flush(enc.flush(x[..., 50:])))
