@@ -6,6 +6,10 @@ from codec.nn.conv import (
     ConvTransposeState,
     StreamingConv1d,
     StreamingConvTranspose1d,
+)
+from codec.nn.lstm import LSTMState, StreamingLSTM
+from codec.nn.norm import apply_norm, has_weight_norm, remove_weight_norm
+from codec.nn.padding import (
     effective_kernel_size,
     extra_padding,
     output_frames,
@@ -15,8 +19,6 @@ from codec.nn.conv import (
     total_padding,
     transpose_trim,
 )
-from codec.nn.lstm import LSTMState, StreamingLSTM
-from codec.nn.norm import apply_norm, has_weight_norm, remove_weight_norm
 
 __all__ = [
     "ConvState",

@@ -1,9 +1,4 @@
-"""Streaming 1-d convolutions with EnCodec's padding semantics.
-
-Padding (as EnCodec's ``SConv1d``): a total of ``effective_kernel - stride`` samples, all on the
-left when causal, split ``(total - total // 2, total // 2)`` otherwise, plus *extra* right padding
-so that the last frame is complete. A causal conv therefore maps ``T`` samples to
-``ceil(T / stride)`` frames, and converted EnCodec weights give identical outputs offline.
+"""Streaming 1-d convolutions with EnCodec's padding semantics (see ``codec.nn.padding``).
 
 Streaming: frame ``i`` of a causal conv needs inputs ``< (i + 1) * stride``, so it is emitted as
 soon as they arrived. With ``pad_mode="constant"`` (zeros) that is all: the layer is truly causal.
@@ -16,8 +11,8 @@ length seen and filled exactly as offline (zeros, reflection or replication of t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,117 +25,56 @@ from codec.nn.kernels import (
     pointwise_conv1d,
 )
 from codec.nn.norm import apply_norm
-from codec.nn.streaming import State, StreamingModule
+from codec.nn.padding import (
+    check_pad_mode,
+    effective_kernel_size,
+    extra_padding,
+    pad1d,
+    split_padding,
+    startup_length,
+    total_padding,
+    transpose_trim,
+)
+from codec.nn.streaming import State, StreamingModule, zero_rows
 
 __all__ = [
     "ConvState",
     "ConvTransposeState",
+    "StreamingConv",
     "StreamingConv1d",
     "StreamingConvTranspose1d",
-    "effective_kernel_size",
-    "extra_padding",
-    "output_frames",
-    "pad1d",
-    "split_padding",
-    "startup_length",
-    "total_padding",
-    "transpose_trim",
 ]
-
-PAD_MODES = ("constant", "reflect", "replicate")
-
-
-def effective_kernel_size(kernel_size: int, dilation: int = 1) -> int:
-    """Span of a dilated kernel: ``(k - 1) * d + 1``."""
-    return (kernel_size - 1) * dilation + 1
-
-
-def total_padding(kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
-    """Fixed padding so that ``T`` samples give ``T / stride`` frames: ``k_eff - stride``."""
-    pad = effective_kernel_size(kernel_size, dilation) - stride
-    if pad < 0:
-        raise ValueError(
-            f"effective kernel size {effective_kernel_size(kernel_size, dilation)} is smaller "
-            f"than the stride {stride}: some input samples would be skipped"
-        )
-    return pad
-
-
-def extra_padding(length: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
-    """Right padding that completes the last frame of a ``length``-sample input.
-
-    EnCodec's formula with the effective kernel (EnCodec uses the raw kernel, which only
-    differs when stride > 1 and dilation > 1, a combination SEANet never uses).
-    With the fixed padding above this is ``(-length) % stride``.
-    """
-    k_eff = effective_kernel_size(kernel_size, dilation)
-    pad = total_padding(kernel_size, stride, dilation)
-    n_frames = -((k_eff - pad - length) // stride) + 1  # ceil((length + pad - k_eff) / s) + 1
-    ideal_length = (n_frames - 1) * stride + k_eff - pad
-    return max(ideal_length - length, 0)
-
-
-def output_frames(length: int, stride: int) -> int:
-    """Frames produced from ``length`` samples: ``ceil(length / stride)``."""
-    return -(-length // stride)
-
-
-def split_padding(padding: int, causal: bool) -> tuple[int, int]:
-    """(left, right) split of the fixed padding: all left if causal, else right gets the floor."""
-    if causal:
-        return padding, 0
-    right = padding // 2
-    return padding - right, right
-
-
-def transpose_trim(
-    kernel_size: int, stride: int, causal: bool, trim_right_ratio: float = 1.0
-) -> tuple[int, int]:
-    """(left, right) samples a transposed conv drops so ``F`` frames give ``F * stride`` samples."""
-    pad = total_padding(kernel_size, stride)
-    if not causal:
-        return split_padding(pad, causal=False)
-    right = math.ceil(pad * trim_right_ratio)  # ceil, as EnCodec
-    return pad - right, right
-
-
-def startup_length(left: int, right: int, stride: int, pad_mode: str) -> int:
-    """Inputs a streaming conv waits for before it can apply its left padding.
-
-    Reflect needs ``x[1..left]`` and, so that the final right reflection is always legal, at
-    least ``right + stride`` samples; replicate needs ``x[0]``; zeros need nothing.
-    """
-    if pad_mode == "reflect":
-        return max(left + 1, right + stride)
-    if pad_mode == "replicate":
-        return 1
-    return 0
-
-
-def pad1d(x: Tensor, left: int, right: int, mode: str = "constant") -> Tensor:
-    """``F.pad`` on the time axis, with EnCodec's rule for reflecting a too-short input.
-
-    If ``x`` is not longer than the reflection, it is first extended with zeros on the right
-    (and those are cut again afterwards), exactly as EnCodec does.
-    """
-    if left == 0 and right == 0:
-        return x  # 1x1 convs and steady-state streaming: no copy
-    if mode != "reflect":
-        return F.pad(x, (left, right), mode=mode)
-    length = x.shape[-1]
-    widest = max(left, right)
-    grow = widest - length + 1 if length <= widest else 0
-    padded = F.pad(F.pad(x, (0, grow)), (left, right), mode="reflect")
-    return padded[..., : padded.shape[-1] - grow]
-
-
-def _check_pad_mode(pad_mode: str) -> None:
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"unknown pad_mode {pad_mode!r}; expected one of {PAD_MODES}")
 
 
 def _cat(a: Tensor | None, b: Tensor) -> Tensor:
     return b if a is None else torch.cat([a, b], dim=-1)
+
+
+StateT = TypeVar("StateT", bound=State)
+
+
+class StreamingConv(StreamingModule[StateT]):
+    """What the streaming convs share: their shape attributes and "only causal ones stream"."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int, causal: bool
+    ) -> None:
+        super().__init__()
+        self.input_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size, self.stride = kernel_size, stride
+        self.causal = causal
+
+    def geometry(self) -> str:
+        """The constructor arguments that name this layer in messages."""
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def check_streamable(self) -> None:
+        if not self.causal:
+            raise ValueError(
+                f"non-causal model cannot stream; {type(self).__name__}({self.geometry()}) has "
+                "causal=False: build the model with causal=True or run it offline"
+            )
 
 
 @dataclass
@@ -157,8 +91,15 @@ class ConvState(State):
     tail: Tensor | None = None
     seen: int = 0
 
+    def reset_items(self, mask: Tensor) -> None:
+        """Zero the items' rows of ``buffer``. At a stride boundary of a zero-padded conv the
+        buffer is exactly the left padding, so this is a fresh stream's start; ``seen`` stays
+        shared, which is exact as it only matters modulo the stride."""
+        if self.buffer is not None:
+            self.buffer = zero_rows(self.buffer, mask)
 
-class StreamingConv1d(StreamingModule[ConvState]):
+
+class StreamingConv1d(StreamingConv[ConvState]):
     """Conv1d with EnCodec's padding that streams chunks of any size: ``[B, C_in, T]``.
 
     Offline output is ``[B, C_out, ceil(T / stride)]``. The wrapped ``nn.Conv1d`` is ``self.conv``
@@ -178,16 +119,13 @@ class StreamingConv1d(StreamingModule[ConvState]):
         norm: str = "none",
         bias: bool = True,
     ) -> None:
-        super().__init__()
-        _check_pad_mode(pad_mode)
+        super().__init__(in_channels, out_channels, kernel_size, stride, causal)
+        check_pad_mode(pad_mode)
         conv = nn.Conv1d(
             in_channels, out_channels, kernel_size, stride, dilation=dilation, bias=bias
         )
         self.conv = apply_norm(conv, norm)
-        self.input_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size, self.stride, self.dilation = kernel_size, stride, dilation
-        self.causal = causal
+        self.dilation = dilation
         self.pad_mode = pad_mode
         self.k_eff = effective_kernel_size(kernel_size, dilation)
         self.left, self.right = split_padding(total_padding(kernel_size, stride, dilation), causal)
@@ -198,12 +136,22 @@ class StreamingConv1d(StreamingModule[ConvState]):
     def extra_repr(self) -> str:
         return f"causal={self.causal}, pad_mode={self.pad_mode!r}"
 
-    def check_streamable(self) -> None:
-        if not self.causal:
+    def geometry(self) -> str:
+        return f"{super().geometry()}, dilation={self.dilation}"
+
+    def check_item_reset(self, state: ConvState) -> None:
+        if self.pointwise:
+            return  # no padding, no history: nothing to get wrong
+        if self.pad_mode != "constant":
             raise ValueError(
-                "non-causal model cannot stream; StreamingConv1d(kernel_size="
-                f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}) has "
-                "causal=False: build the model with causal=True or run it offline"
+                f"cannot reset single batch items with pad_mode={self.pad_mode!r}: a fresh "
+                "stream would pad from its own first samples; use pad_mode='constant'"
+            )
+        if state.seen % self.stride:
+            raise ValueError(
+                f"cannot reset single batch items after {state.seen} inputs of a stride-"
+                f"{self.stride} conv ({self.geometry()}): reset at a multiple of the stride "
+                "(of the hop length for a whole model)"
             )
 
     def init_state(self, batch_size: int) -> ConvState:
@@ -298,8 +246,13 @@ class ConvTransposeState(State):
     partial: Tensor | None = None
     skip: int = 0
 
+    def reset_items(self, mask: Tensor) -> None:
+        """Zero the items' overlap tail: a fresh stream has nothing to add yet."""
+        if self.partial is not None:
+            self.partial = zero_rows(self.partial, mask)
 
-class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
+
+class StreamingConvTranspose1d(StreamingConv[ConvTransposeState]):
     """ConvTranspose1d with EnCodec's trimming, streamable: ``[B, C_in, F] -> [B, C_out, F*s]``.
 
     Frame ``i`` touches outputs ``[i*s, i*s + k)``, so after ``n`` frames the first ``n*s`` outputs
@@ -320,17 +273,13 @@ class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
         trim_right_ratio: float = 1.0,
         bias: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, out_channels, kernel_size, stride, causal)
         if not causal and trim_right_ratio != 1.0:
             raise ValueError("trim_right_ratio != 1.0 only makes sense for causal convolutions")
         if not 0.0 <= trim_right_ratio <= 1.0:
             raise ValueError(f"trim_right_ratio must be in [0, 1], got {trim_right_ratio}")
         convtr = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, bias=bias)
         self.convtr = apply_norm(convtr, norm)
-        self.input_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size, self.stride = kernel_size, stride
-        self.causal = causal
         self.trim_right_ratio = trim_right_ratio
         self.overlap = total_padding(kernel_size, stride)
         self.left, self.right = transpose_trim(kernel_size, stride, causal, trim_right_ratio)
@@ -338,16 +287,16 @@ class StreamingConvTranspose1d(StreamingModule[ConvTransposeState]):
     def extra_repr(self) -> str:
         return f"causal={self.causal}, trim=({self.left}, {self.right})"
 
-    def check_streamable(self) -> None:
-        if not self.causal:
-            raise ValueError(
-                "non-causal model cannot stream; StreamingConvTranspose1d(kernel_size="
-                f"{self.kernel_size}, stride={self.stride}) has causal=False: build the model "
-                "with causal=True or run it offline"
-            )
-
     def init_state(self, batch_size: int) -> ConvTransposeState:
         return ConvTransposeState(batch_size=batch_size, skip=self.left)
+
+    def check_item_reset(self, state: ConvTransposeState) -> None:
+        if state.skip != self.left:
+            raise ValueError(
+                f"cannot reset single batch items of {type(self).__name__}({self.geometry()}): "
+                f"a fresh stream would drop its first {self.left} samples (trim_right_ratio="
+                f"{self.trim_right_ratio}); use trim_right_ratio=1.0"
+            )
 
     def step(self, x: Tensor, state: ConvTransposeState) -> Tensor:
         n = x.shape[-1]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from codec.nn.streaming import State, StreamingModule
+from codec.nn.streaming import State, StreamingModule, zero_rows
 
 __all__ = ["LSTMState", "StreamingLSTM"]
 
@@ -20,6 +20,12 @@ class LSTMState(State):
     """``(h, c)``, each ``[num_layers, B, C]``; ``None`` until the first frame (zeros)."""
 
     hidden: tuple[Tensor, Tensor] | None = None
+
+    def reset_items(self, mask: Tensor) -> None:
+        """Zero the items' ``(h, c)``: exactly a fresh stream's (the LSTM starts from zeros)."""
+        if self.hidden is not None:
+            h, c = self.hidden
+            self.hidden = (zero_rows(h, mask, dim=1), zero_rows(c, mask, dim=1))
 
 
 class StreamingLSTM(StreamingModule[LSTMState]):

@@ -37,6 +37,7 @@ __all__ = [
     "split_frames",
     "streaming",
     "streaming_modules",
+    "zero_rows",
 ]
 
 
@@ -50,6 +51,22 @@ class State:
 
     batch_size: int
     final: bool = False
+
+    def reset_items(self, mask: Tensor) -> None:
+        """Make the items where ``mask`` [B] is True start a fresh stream (zero their rows).
+
+        Callers check first (``StreamingModule.check_item_reset``) that this is exact; the
+        base class has no per-item history and refuses.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot reset single batch items")
+
+
+def zero_rows(x: Tensor, mask: Tensor, dim: int = 0) -> Tensor:
+    """Copy of ``x`` with the slices ``x[..., i, ...]`` (batch axis ``dim``) zeroed where
+    ``mask`` [B] is True; out of place, since states hold views shared with outputs."""
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    return x.masked_fill(mask.to(x.device).view(shape), 0.0)
 
 
 StateT = TypeVar("StateT", bound=State)
@@ -72,9 +89,10 @@ class StreamingContainer(nn.Module):
     def is_streaming(self) -> bool:
         return is_streaming(self)
 
-    def reset_streaming(self) -> None:
-        """Forget the current stream (fresh state everywhere), staying in streaming mode."""
-        reset_streaming(self)
+    def reset_streaming(self, mask: Tensor | None = None) -> None:
+        """Forget the current stream (of the items where ``mask`` [B] is True, if given),
+        staying in streaming mode; see :func:`reset_streaming`."""
+        reset_streaming(self, mask)
 
     def flush(self, x: Tensor | None = None) -> Tensor:
         """End the stream: process the last chunk ``x`` (default: empty) and emit the tail.
@@ -120,6 +138,10 @@ class StreamingModule(StreamingContainer, Generic[StateT]):
 
     def check_streamable(self) -> None:
         """Raise ``ValueError`` if this layer cannot stream (default: it can)."""
+
+    def check_item_reset(self, state: StateT) -> None:
+        """Raise ``ValueError`` if ``state.reset_items`` would not give the reset items exactly a
+        fresh stream now (default: it would)."""
 
     def forward(self, x: Tensor) -> Tensor:
         state = self._streaming_state
@@ -169,12 +191,31 @@ def streaming(module: ModuleT, batch_size: int) -> Iterator[ModuleT]:
             m._streaming_state = None
 
 
-def reset_streaming(module: nn.Module) -> None:
-    """Replace every active state by a fresh one of the same batch size."""
-    for m in streaming_modules(module):
-        state = m.streaming_state
-        if state is not None:
+def reset_streaming(module: nn.Module, mask: Tensor | None = None) -> None:
+    """Forget the current stream: every active state is replaced by a fresh one.
+
+    With ``mask`` [B] (bool), only the items where it is True start a fresh stream (their
+    following outputs equal a new single stream's) and the others carry on, e.g. a server
+    running many streams in one batch. This is exact, and allowed, only at a frame boundary
+    (a multiple of every conv's stride: of the hop length for a whole encoder), with zero
+    padding (``pad_mode="constant"``) and no left trim in transposed convs; otherwise a
+    ``ValueError`` is raised before any state changes.
+    """
+    layers = [(m, m.streaming_state) for m in streaming_modules(module)]
+    active = [(m, state) for m, state in layers if state is not None]
+    if mask is None:
+        for m, state in active:
             m._streaming_state = m.init_state(state.batch_size)
+        return
+    for m, state in active:
+        if mask.dtype != torch.bool or tuple(mask.shape) != (state.batch_size,):
+            raise ValueError(
+                f"reset mask must be bool [{state.batch_size}] (the streaming batch size), got "
+                f"{mask.dtype} {tuple(mask.shape)}"
+            )
+        m.check_item_reset(state)
+    for _, state in active:
+        state.reset_items(mask)
 
 
 def flush(module: nn.Module, x: Tensor) -> Tensor:

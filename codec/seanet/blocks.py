@@ -10,9 +10,9 @@ from torch import Tensor, nn
 from codec.config import SEANetConfig
 from codec.nn.activations import make_activation
 from codec.nn.conv import StreamingConv1d
-from codec.nn.streaming import State, StreamingModule
+from codec.nn.streaming import State, StreamingContainer, StreamingModule
 
-__all__ = ["ResidualState", "SEANetResnetBlock", "check_input", "make_conv"]
+__all__ = ["ResidualState", "SEANetResnetBlock", "SEANetStack", "check_input", "make_conv"]
 
 
 def check_input(x: Tensor, channels: int, name: str) -> None:
@@ -48,6 +48,9 @@ class ResidualState(State):
     skip: Tensor | None = None
     block: Tensor | None = None
 
+    def reset_items(self, mask: Tensor) -> None:
+        """Nothing per item: ``check_item_reset`` ensured that both branches are in step."""
+
 
 class SEANetResnetBlock(StreamingModule[ResidualState]):
     """``shortcut(x) + block(x)``, block = [act, conv k dilated, act, conv 1]; ``[B, C, T]``.
@@ -71,6 +74,13 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
 
     def init_state(self, batch_size: int) -> ResidualState:
         return ResidualState(batch_size=batch_size)
+
+    def check_item_reset(self, state: ResidualState) -> None:
+        if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
+            raise ValueError(
+                "cannot reset single batch items while the residual branches are out of step "
+                "(start-up of reflect / replicate padding); use pad_mode='constant'"
+            )
 
     def step(self, x: Tensor, state: ResidualState) -> Tensor:
         hidden = self.block[:-1](x)
@@ -98,3 +108,24 @@ class SEANetResnetBlock(StreamingModule[ResidualState]):
         if not (state.skip.shape[-1] or state.block.shape[-1]):
             state.skip = state.block = None  # in step again: the fused path applies
         return skip[..., :n] + block[..., :n]
+
+
+class SEANetStack(StreamingContainer):
+    """What the encoder and the decoder share: the config's sizes and ``forward`` through
+    ``self.layers`` (set by the subclass; EnCodec's ``model``), input checked first."""
+
+    layers: nn.Sequential
+
+    def __init__(self, cfg: SEANetConfig, input_channels: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.channels = cfg.channels
+        self.dimension = cfg.dimension
+        self.input_channels = input_channels
+        self.hop_length = cfg.hop_length
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, input_channels, T]`` -> the stack's output (a chunk when streaming)."""
+        check_input(x, self.input_channels, type(self).__name__)
+        out: Tensor = self.layers(x)
+        return out

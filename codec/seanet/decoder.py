@@ -6,19 +6,18 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
 from codec.config import SEANetConfig
 from codec.nn.activations import make_activation
 from codec.nn.conv import StreamingConvTranspose1d
 from codec.nn.lstm import StreamingLSTM
-from codec.nn.streaming import StreamingContainer
-from codec.seanet.blocks import SEANetResnetBlock, check_input, make_conv
+from codec.seanet.blocks import SEANetResnetBlock, SEANetStack, make_conv
 
 __all__ = ["SEANetDecoder"]
 
 
-class SEANetDecoder(StreamingContainer):
+class SEANetDecoder(SEANetStack):
     """Latent ``[B, dimension, F]`` -> waveform ``[B, channels, F * hop_length]``.
 
     conv in (widest); LSTM with skip; per ratio (``cfg.ratios`` order): act, transposed conv
@@ -27,12 +26,7 @@ class SEANetDecoder(StreamingContainer):
     """
 
     def __init__(self, cfg: SEANetConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.channels = cfg.channels
-        self.dimension = cfg.dimension
-        self.input_channels = cfg.dimension
-        self.hop_length = cfg.hop_length
+        super().__init__(cfg, input_channels=cfg.dimension)
         nf = cfg.n_filters
         mult = 2 ** len(cfg.ratios)
         layers: list[nn.Module] = [make_conv(cfg, cfg.dimension, mult * nf, cfg.kernel_size)]
@@ -64,9 +58,3 @@ class SEANetDecoder(StreamingContainer):
             for j in range(cfg.n_residual_layers)
         ]
         return [make_activation(cfg.activation, dim, inplace=True), upsample, *blocks]
-
-    def forward(self, z: Tensor) -> Tensor:
-        """``[B, dimension, F]`` -> ``[B, channels, F * hop_length]`` (a chunk when streaming)."""
-        check_input(z, self.dimension, "SEANetDecoder")
-        out: Tensor = self.layers(z)
-        return out

@@ -12,18 +12,17 @@ EnCodec state dict loads by renaming keys only::
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
 from codec.config import SEANetConfig
 from codec.nn.activations import make_activation
 from codec.nn.lstm import StreamingLSTM
-from codec.nn.streaming import StreamingContainer
-from codec.seanet.blocks import SEANetResnetBlock, check_input, make_conv
+from codec.seanet.blocks import SEANetResnetBlock, SEANetStack, make_conv
 
 __all__ = ["SEANetEncoder"]
 
 
-class SEANetEncoder(StreamingContainer):
+class SEANetEncoder(SEANetStack):
     """Waveform ``[B, channels, T]`` -> latent ``[B, dimension, ceil(T / hop_length)]``.
 
     conv in; per ratio (reversed ``cfg.ratios``): residual blocks, act, strided conv
@@ -32,12 +31,7 @@ class SEANetEncoder(StreamingContainer):
     """
 
     def __init__(self, cfg: SEANetConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.channels = cfg.channels
-        self.dimension = cfg.dimension
-        self.input_channels = cfg.channels
-        self.hop_length = cfg.hop_length
+        super().__init__(cfg, input_channels=cfg.channels)
         nf = cfg.n_filters
         layers: list[nn.Module] = [make_conv(cfg, cfg.channels, nf, cfg.kernel_size)]
         mult = 1
@@ -64,9 +58,3 @@ class SEANetEncoder(StreamingContainer):
             make_activation(cfg.activation, dim, inplace=True),
             make_conv(cfg, dim, 2 * dim, 2 * ratio, stride=ratio),
         ]
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, channels, T]`` -> ``[B, dimension, ceil(T / hop_length)]`` (a chunk when streaming)."""
-        check_input(x, self.channels, "SEANetEncoder")
-        out: Tensor = self.layers(x)
-        return out

@@ -1,53 +1,23 @@
-"""Padding maths, streaming == offline, causality and EnCodec parity for the convolutions."""
+"""Streaming == offline, causality, EnCodec parity and per-item reset for the convolutions."""
 
 from __future__ import annotations
 
 import itertools
-import sys
-import types
-import warnings
-from typing import Any
 
 import pytest
 import torch
 
-from codec.nn.conv import (
-    StreamingConv1d,
-    StreamingConvTranspose1d,
-    effective_kernel_size,
-    extra_padding,
-    output_frames,
-    pad1d,
-    split_padding,
-    startup_length,
-    total_padding,
-    transpose_trim,
+from codec.nn.conv import StreamingConv1d, StreamingConvTranspose1d
+from codec.nn.padding import effective_kernel_size, output_frames
+from codec.nn.streaming import reset_streaming, streaming
+from tests.nn.helpers import (
+    assert_causal,
+    assert_chunked_matches,
+    assert_close,
+    encodec_modules,
 )
-from codec.nn.streaming import run_chunked, streaming
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
-
 
 ATOL = 1e-5
-
-
-def _encodec_modules() -> Any:
-    """Import ``encodec.modules`` with a throw-away torchaudio stand-in (it does not import)."""
-    stub = "torchaudio" not in sys.modules
-    if stub:
-        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pytest.importorskip("encodec.modules")
-    finally:
-        if stub:
-            del sys.modules["torchaudio"]
 
 
 def _chunk_sweeps(hop: int, seed: int = 0) -> list[list[int]]:
@@ -56,74 +26,6 @@ def _chunk_sweeps(hop: int, seed: int = 0) -> list[list[int]]:
     rand = [int(v) for v in torch.randint(0, 3 * hop + 3, (16,), generator=gen)]
     sizes = [[1], [2], [3], [7], [max(hop - 1, 1)], [hop], [hop + 1], [3 * hop + 2], rand]
     return [s for i, s in enumerate(sizes) if s not in sizes[:i]]
-
-
-# ---------------------------------------------------------------- padding maths
-
-
-def test_effective_kernel_and_total_padding() -> None:
-    assert effective_kernel_size(3, 1) == 3
-    assert effective_kernel_size(3, 4) == 9
-    assert total_padding(7) == 6
-    assert total_padding(8, stride=4) == 4
-    assert total_padding(3, dilation=2) == 4
-    with pytest.raises(ValueError, match="smaller than the stride"):
-        total_padding(1, stride=2)
-
-
-@pytest.mark.parametrize(
-    ("kernel", "stride", "dilation"), [(4, 2, 1), (10, 5, 1), (3, 1, 3), (3, 3, 1)]
-)
-def test_extra_padding_completes_last_frame(kernel: int, stride: int, dilation: int) -> None:
-    pad = total_padding(kernel, stride, dilation)
-    k_eff = effective_kernel_size(kernel, dilation)
-    for length in range(0, 30):
-        extra = extra_padding(length, kernel, stride, dilation)
-        assert extra == (-length) % stride
-        padded = length + pad + extra
-        if length:
-            assert (padded - k_eff) % stride == 0  # no sample left out of the last window
-            assert (padded - k_eff) // stride + 1 == output_frames(length, stride)
-
-
-def test_extra_padding_matches_encodec() -> None:
-    conv = _encodec_modules().conv
-    for kernel, stride, length in itertools.product([1, 2, 4, 7, 8], [1, 2, 4], range(1, 20)):
-        if kernel < stride:
-            continue
-        x = torch.zeros(1, 1, length)
-        pad = total_padding(kernel, stride)
-        ref = conv.get_extra_padding_for_conv1d(x, kernel, stride, pad)
-        assert extra_padding(length, kernel, stride) == ref
-
-
-def test_output_frames() -> None:
-    assert [output_frames(t, 4) for t in range(0, 10)] == [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
-
-
-def test_split_padding_and_transpose_trim() -> None:
-    assert split_padding(5, causal=True) == (5, 0)
-    assert split_padding(5, causal=False) == (3, 2)
-    assert transpose_trim(8, 4, causal=True) == (0, 4)
-    assert transpose_trim(8, 4, causal=True, trim_right_ratio=0.5) == (2, 2)
-    assert transpose_trim(10, 5, causal=True, trim_right_ratio=0.5) == (2, 3)  # ceil on right
-    assert transpose_trim(10, 5, causal=False) == (3, 2)
-
-
-def test_startup_length() -> None:
-    assert startup_length(6, 0, 1, "constant") == 0
-    assert startup_length(6, 0, 1, "replicate") == 1
-    assert startup_length(6, 0, 1, "reflect") == 7  # x[1..6] and x[0]
-    assert startup_length(0, 0, 4, "reflect") == 4
-
-
-@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate"])
-def test_pad1d_matches_encodec_on_short_inputs(mode: str) -> None:
-    ref = _encodec_modules().conv.pad1d
-    torch.manual_seed(0)
-    for length, left, right in itertools.product([1, 2, 3, 6], [0, 2, 6], [0, 1, 5]):
-        x = torch.randn(2, 3, length)
-        assert_close(pad1d(x, left, right, mode), ref(x, (left, right), mode))
 
 
 # ---------------------------------------------------------------- Conv1d
@@ -144,11 +46,9 @@ def test_conv_streaming_equals_offline(
     conv = StreamingConv1d(2, 3, kernel, stride, dilation, causal=True, pad_mode=pad_mode)
     for length in (1, 2, 5, 29):
         x = torch.randn(2, 2, length)
-        ref = conv(x)
+        sweeps = _chunk_sweeps(stride, seed=length)
+        ref = assert_chunked_matches(conv, x, sweeps, ATOL, f"T={length}")
         assert ref.shape == (2, 3, output_frames(length, stride))
-        for sizes in _chunk_sweeps(stride, seed=length):
-            got = run_chunked(conv, x, sizes)
-            assert_close(got, ref, ATOL, f"T={length} {sizes}")
 
 
 @pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (4, 2), (10, 5)])
@@ -178,18 +78,15 @@ def test_conv_causality(kernel: int, stride: int, dilation: int) -> None:
     torch.manual_seed(0)
     conv = StreamingConv1d(2, 2, kernel, stride, dilation, causal=True, pad_mode="constant")
     x = torch.randn(1, 2, 40)
-    for t0 in (1, 9, 24):
-        y = x.clone()
-        y[..., t0:] = torch.randn_like(y[..., t0:])
-        past = t0 // stride  # frames whose window ends before t0
-        assert_close(conv(x)[..., :past], conv(y)[..., :past], 0)
-        assert not torch.allclose(conv(x)[..., past:], conv(y)[..., past:])
+    # Frames whose window ends before t0 are unchanged; the later ones do change.
+    for clean, perturbed, past in assert_causal(conv, x, (1, 9, 24), lambda t0: t0 // stride):
+        assert not torch.allclose(clean[..., past:], perturbed[..., past:])
 
 
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("pad_mode", ["constant", "reflect", "replicate"])
 def test_conv_matches_encodec(causal: bool, pad_mode: str) -> None:
-    em = _encodec_modules()
+    em = encodec_modules()
     torch.manual_seed(0)
     for kernel, stride, dilation in [(7, 1, 1), (3, 1, 2), (4, 2, 1), (10, 5, 1), (1, 1, 1)]:
         ref = em.SConv1d(2, 3, kernel, stride, dilation, causal=causal, pad_mode=pad_mode)
@@ -225,11 +122,9 @@ def test_convtr_streaming_equals_offline(kernel: int, stride: int, trim_right_ra
     )
     for frames in (1, 2, 11):
         x = torch.randn(2, 3, frames)
-        ref = convtr(x)
+        sweeps = _chunk_sweeps(2, seed=frames)
+        ref = assert_chunked_matches(convtr, x, sweeps, ATOL, f"F={frames}")
         assert ref.shape == (2, 2, frames * stride)
-        for sizes in _chunk_sweeps(2, seed=frames):
-            got = run_chunked(convtr, x, sizes)
-            assert_close(got, ref, ATOL, f"F={frames} {sizes}")
 
 
 def test_convtr_causality_and_latency() -> None:
@@ -238,16 +133,12 @@ def test_convtr_causality_and_latency() -> None:
     x = torch.randn(1, 2, 10)
     with streaming(convtr, 1):  # trim_right_ratio=1: each frame yields `stride` samples at once
         assert all(convtr(x[..., f : f + 1]).shape[-1] == 4 for f in range(10))
-    for f0 in (1, 5):
-        y = x.clone()
-        y[..., f0:] = torch.randn_like(y[..., f0:])
-        past = f0 * 4
-        assert_close(convtr(x)[..., :past], convtr(y)[..., :past], 0)
+    assert_causal(convtr, x, (1, 5), lambda f0: f0 * 4)
 
 
 @pytest.mark.parametrize(("causal", "trim"), [(True, 1.0), (True, 0.5), (False, 1.0)])
 def test_convtr_matches_encodec(causal: bool, trim: float) -> None:
-    em = _encodec_modules()
+    em = encodec_modules()
     torch.manual_seed(0)
     for kernel, stride in [(4, 2), (10, 5), (3, 1), (16, 8)]:
         ref = em.SConvTranspose1d(3, 2, kernel, stride, causal=causal, trim_right_ratio=trim)
@@ -266,3 +157,47 @@ def test_convtr_argument_checks() -> None:
     convtr = StreamingConvTranspose1d(1, 1, 4, 2)
     with pytest.raises(ValueError, match="non-causal model cannot stream"), streaming(convtr, 1):
         pass
+
+
+# ---------------------------------------------------------------- per-item reset
+
+
+def _reset_item0_at(
+    model: StreamingConv1d | StreamingConvTranspose1d, x: torch.Tensor, at: int
+) -> torch.Tensor:
+    """Stream ``x`` [2, C, T], resetting item 0 after ``at`` inputs; the outputs after it."""
+    with streaming(model, 2):
+        model(x[..., :at])
+        reset_streaming(model, torch.tensor([True, False]))
+        return torch.cat([model(x[..., at:]), model.flush()], dim=-1)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "dilation"), [(3, 1, 2), (4, 2, 1), (1, 1, 1)])
+def test_conv_reset_one_item(kernel: int, stride: int, dilation: int) -> None:
+    torch.manual_seed(0)
+    conv = StreamingConv1d(2, 3, kernel, stride, dilation, causal=True, pad_mode="constant")
+    x = torch.randn(2, 2, 23)
+    got = _reset_item0_at(conv, x, 6)
+    assert_close(got[:1], conv(x[:1, :, 6:]), 1e-6)
+    assert_close(got[1:], conv(x[1:])[..., 6 // stride :], 1e-6)
+
+
+def test_conv_reset_one_item_refused_when_inexact() -> None:
+    conv = StreamingConv1d(1, 1, 4, 2, causal=True, pad_mode="constant")
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        _reset_item0_at(conv, torch.randn(2, 1, 9), 3)
+    conv = StreamingConv1d(1, 1, 3, causal=True, pad_mode="reflect")
+    with pytest.raises(ValueError, match="pad_mode='reflect'"):
+        _reset_item0_at(conv, torch.randn(2, 1, 9), 4)
+
+
+def test_convtr_reset_one_item() -> None:
+    torch.manual_seed(0)
+    convtr = StreamingConvTranspose1d(2, 2, 8, 4, causal=True)
+    x = torch.randn(2, 2, 9)
+    got = _reset_item0_at(convtr, x, 4)
+    assert_close(got[:1], convtr(x[:1, :, 4:]), 1e-6)
+    assert_close(got[1:], convtr(x[1:])[..., 16:], 1e-6)
+    trimmed = StreamingConvTranspose1d(2, 2, 8, 4, causal=True, trim_right_ratio=0.5)
+    with pytest.raises(ValueError, match="first 2 samples"):
+        _reset_item0_at(trimmed, x, 4)

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import types
-import warnings
-
 import pytest
 import torch
 
 from codec.nn.lstm import StreamingLSTM
-from codec.nn.streaming import run_chunked, streaming
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
+from codec.nn.streaming import reset_streaming, run_chunked, streaming
+from tests.nn.helpers import assert_close, encodec_modules
 
 
 @pytest.mark.parametrize("skip", [True, False])
@@ -44,19 +34,22 @@ def test_lstm_state_is_carried_and_typed() -> None:
 
 
 def test_lstm_matches_encodec_slstm() -> None:
-    stub = "torchaudio" not in sys.modules
-    if stub:
-        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            em = pytest.importorskip("encodec.modules")
-    finally:
-        if stub:
-            del sys.modules["torchaudio"]
+    em = encodec_modules()
     torch.manual_seed(0)
     ref = em.SLSTM(5, num_layers=2)
     ours = StreamingLSTM(5, num_layers=2)
     ours.load_state_dict(ref.state_dict())  # same parameter names: lstm.weight_ih_l0, ...
     x = torch.randn(2, 5, 17)
     assert_close(ours(x), ref(x), 1e-6)
+
+
+def test_lstm_reset_one_item() -> None:
+    torch.manual_seed(0)
+    lstm = StreamingLSTM(4, num_layers=2)
+    x = torch.randn(2, 4, 12)
+    with streaming(lstm, 2):
+        lstm(x[..., :5])
+        reset_streaming(lstm, torch.tensor([False, True]))
+        got = torch.cat([lstm(x[..., 5:]), lstm.flush()], dim=-1)
+    assert_close(got[:1], lstm(x[:1])[..., 5:], 1e-5)
+    assert_close(got[1:], lstm(x[1:, :, 5:]), 1e-5)

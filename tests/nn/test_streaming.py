@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -11,6 +9,7 @@ from torch import nn
 from codec.nn import StreamingConv1d, StreamingLSTM
 from codec.nn.streaming import (
     FrameBuffer,
+    State,
     flush,
     is_streaming,
     reset_streaming,
@@ -18,22 +17,9 @@ from codec.nn.streaming import (
     split_frames,
     streaming,
     streaming_modules,
+    zero_rows,
 )
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread sync dominates on a shared CPU
-    yield
-    torch.set_num_threads(n)
+from tests.nn.helpers import assert_close
 
 
 def _stack(causal: bool = True) -> nn.Sequential:
@@ -169,3 +155,24 @@ def test_frame_buffer_errors() -> None:
     buf.push(torch.zeros(1, 2, 3))
     with pytest.raises(ValueError, match="does not match"):
         buf.push(torch.zeros(1, 3, 3))
+
+
+def test_reset_items_checks_the_mask() -> None:
+    model = nn.Sequential(StreamingLSTM(2, num_layers=1))
+    with streaming(model, 2):
+        for bad in (torch.tensor([1, 0]), torch.tensor([True]), torch.ones(2, 1, dtype=torch.bool)):
+            with pytest.raises(ValueError, match=r"bool \[2\]"):
+                reset_streaming(model, bad)
+
+
+def test_base_state_refuses_item_reset() -> None:
+    with pytest.raises(NotImplementedError, match="State cannot reset single batch items"):
+        State(batch_size=2).reset_items(torch.tensor([True, False]))
+
+
+def test_zero_rows() -> None:
+    x = torch.ones(2, 3, 4)
+    mask = torch.tensor([False, True, True])
+    got = zero_rows(x, mask, dim=1)
+    assert_close(got.sum(dim=(0, 2)), torch.tensor([8.0, 0.0, 0.0]))
+    assert x.sum() == 24  # out of place

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import sys
-import types
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from codec.config import SEANetConfig
 from codec.nn import remove_weight_norm
-from codec.nn.streaming import run_chunked, streaming
+from codec.nn.streaming import reset_streaming, streaming
 from codec.seanet import SEANetDecoder, SEANetEncoder
-
-
-def assert_close(got: torch.Tensor, want: torch.Tensor, atol: float = 0.0, msg: str = "") -> None:
-    """Max-abs comparison (``torch.testing.assert_close`` costs seconds on its first call)."""
-    assert got.shape == want.shape, f"{msg} shape {tuple(got.shape)} != {tuple(want.shape)}"
-    err = (got - want).abs().max().item() if got.numel() else 0.0
-    assert err <= atol, f"{msg} max abs error {err:.3g} > {atol}"
-
-
-TINY = SEANetConfig(
-    n_filters=4, dimension=8, ratios=(4, 2), lstm_layers=1, causal=True, pad_mode="constant"
+from tests.nn.helpers import (
+    assert_causal,
+    assert_chunked_matches,
+    assert_close,
+    encodec_modules,
 )
-
+from tests.seanet.helpers import TINY, encodec_kwargs, from_encodec
 
 STREAM_CONFIGS = {
     "constant": TINY,
@@ -43,39 +34,6 @@ STREAM_CONFIGS = {
     ),
     "replicate-trueskip": replace(TINY, pad_mode="replicate", true_skip=True, lstm_layers=0),
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: thread sync dominates on a shared CPU
-    yield
-    torch.set_num_threads(n)
-
-
-def encodec_modules() -> Any:
-    stub = "torchaudio" not in sys.modules
-    if stub:  # encodec imports torchaudio at package level, which does not import here
-        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pytest.importorskip("encodec.modules")
-    finally:
-        if stub:
-            del sys.modules["torchaudio"]
-
-
-def from_encodec(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename an EnCodec SEANet state dict to ours (keys only)."""
-    out = {}
-    for key, value in state.items():
-        key = "layers." + key.removeprefix("model.")
-        key = key.replace(".conv.conv.", ".conv.").replace(".convtr.convtr.", ".convtr.")
-        key = key.replace("weight_g", "parametrizations.weight.original0")
-        key = key.replace("weight_v", "parametrizations.weight.original1")
-        out[key] = value
-    return out
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -96,10 +54,7 @@ def test_streaming_equals_offline(name: str) -> None:
     rand = [int(v) for v in torch.randint(0, 5, (10,), generator=gen)]
     for frames in (1, 3, 11):
         z = torch.randn(2, 8, frames)
-        ref = dec(z)
-        for sizes in ([1], [2], [3], [5], rand):
-            got = run_chunked(dec, z, sizes)
-            assert_close(got, ref, 1e-5, f"F={frames} {sizes}")
+        assert_chunked_matches(dec, z, ([1], [2], [3], [5], rand), 1e-5, f"F={frames}")
 
 
 def test_zero_latency_with_zero_padding() -> None:
@@ -115,11 +70,7 @@ def test_causality() -> None:
     torch.manual_seed(0)
     dec = SEANetDecoder(TINY)
     z = torch.randn(1, 8, 9)
-    for f0 in (1, 4, 8):
-        w = z.clone()
-        w[..., f0:] = torch.randn_like(w[..., f0:])
-        past = f0 * 8
-        assert_close(dec(z)[..., :past], dec(w)[..., :past], 0)
+    assert_causal(dec, z, (1, 4, 8), lambda f0: f0 * 8)
 
 
 def test_non_causal_refuses_streaming() -> None:
@@ -162,18 +113,7 @@ def test_streaming_round_trip_with_weight_norm_removed() -> None:
 def test_matches_encodec(cfg: SEANetConfig) -> None:
     em = encodec_modules()
     torch.manual_seed(0)
-    kwargs = dict(
-        channels=cfg.channels,
-        dimension=cfg.dimension,
-        n_filters=cfg.n_filters,
-        n_residual_layers=cfg.n_residual_layers,
-        ratios=list(cfg.ratios),
-        causal=cfg.causal,
-        pad_mode=cfg.pad_mode,
-        true_skip=cfg.true_skip,
-        lstm=cfg.lstm_layers,
-        trim_right_ratio=cfg.trim_right_ratio,
-    )
+    kwargs = encodec_kwargs(cfg) | {"trim_right_ratio": cfg.trim_right_ratio}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = em.SEANetDecoder(**kwargs)
@@ -194,3 +134,49 @@ def test_offline_training_path_has_gradients() -> None:
     (y[..., :30] - x).pow(2).mean().backward()
     params = [*enc.parameters(), *dec.parameters()]
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
+
+
+def test_reset_one_item_mid_stream() -> None:
+    """Two streams in one batch: item 0 restarts at sample 24 (a frame boundary), item 1 runs on.
+
+    Item 0's later outputs equal a fresh stream of what follows; item 1's its uninterrupted one.
+    """
+    torch.manual_seed(0)
+    enc, dec = SEANetEncoder(TINY), SEANetDecoder(TINY)
+    x = torch.randn(2, 1, 64)
+    before, after = [(0, 13), (13, 24)], [(24, 37), (37, 50)]
+    outs = []
+    with enc.streaming(2), dec.streaming(2):
+        for start, end in before:
+            dec(enc(x[..., start:end]))
+        reset_streaming(enc, torch.tensor([True, False]))
+        dec.reset_streaming(torch.tensor([True, False]))  # the container method
+        for start, end in after:
+            outs.append(dec(enc(x[..., start:end])))
+        outs.append(dec.flush(enc.flush(x[..., 50:])))
+    got = torch.cat(outs, dim=-1)
+    assert_close(got[:1], dec(enc(x[:1, :, 24:])), 1e-5, "reset item")
+    assert_close(got[1:], dec(enc(x[1:]))[..., 24:], 1e-5, "untouched item")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "at", "match"),
+    [
+        (TINY, 20, "multiple of the stride"),
+        (replace(TINY, pad_mode="reflect"), 24, "pad_mode"),
+        (replace(TINY, trim_right_ratio=0.5), 24, "trim_right_ratio"),
+    ],
+    ids=["off-frame", "reflect", "left-trim"],
+)
+def test_reset_one_item_refused_when_inexact(cfg: SEANetConfig, at: int, match: str) -> None:
+    torch.manual_seed(0)
+    enc, dec = SEANetEncoder(cfg), SEANetDecoder(cfg)
+    x = torch.randn(2, 1, 48)
+    both = nn.ModuleList([enc, dec])  # one reset call: checked as a whole before any change
+    with enc.streaming(2), dec.streaming(2):
+        outs = [dec(enc(x[..., :at]))]
+        with pytest.raises(ValueError, match=match):
+            reset_streaming(both, torch.tensor([True, False]))
+        outs.append(dec(enc(x[..., at:])))  # refused before any change: both streams go on
+        outs.append(dec.flush(enc.flush()))
+    assert_close(torch.cat(outs, dim=-1), dec(enc(x)), 1e-5)
