@@ -25,7 +25,7 @@ from codec.inputs import (
     pad_to_frames,
 )
 from codec.nn.conv import StreamingConv1d
-from codec.nn.streaming import flush, streaming
+from codec.nn.streaming import flush, reset_streaming, streaming
 from codec.pretrained import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -37,7 +37,7 @@ from codec.pretrained import (
 from codec.quantize import QuantizerOutput, quantizer_from_config
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
-from codec.streaming import StreamingSession, reset_items
+from codec.streaming import StreamingSession
 from codec.tokens import Tokens
 
 # On CPU, inference runs the batch in groups whose widest activation stays under this size:
@@ -291,7 +291,8 @@ class Codec(nn.Module):
     def reset_streams(self, mask: Tensor) -> None:
         """Inside :meth:`open_streams`, between whole frames: the items where ``mask`` [B] is
         True start a fresh stream, the others continue (zero-padded models only)."""
-        reset_items([self.encoder, self.decoder], mask)
+        # One tree, so both halves are checked before either changes.
+        reset_streaming(nn.ModuleList([self.encoder, self.decoder]), mask)
 
     # ---------------------------------------------------------------- helpers
     def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:

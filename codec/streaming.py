@@ -12,20 +12,17 @@ with reflect padding (converted EnCodec) the first frames wait for a little righ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from codec.audio import AudioError, AudioInfo, convert_channels, read_blocks
-from codec.nn.conv import ConvState, ConvTransposeState, StreamingConv1d
-from codec.nn.lstm import LSTMState
-from codec.nn.streaming import FrameBuffer, State, StreamingModule, streaming_modules
-from codec.seanet.blocks import ResidualState
+from codec.nn.streaming import FrameBuffer
 from codec.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -155,63 +152,6 @@ class StreamingSession:
                 f"(push chunks of a multiple of {self.codec.hop_length} samples)"
             )
         self.codec.reset_streams(mask.to(self.codec.device))
-
-
-def reset_items(modules: Sequence[nn.Module], mask: Tensor) -> None:
-    """Fresh streaming state for the items ``mask`` [B] of every layer in ``modules``' trees.
-
-    Valid between whole frames of a zero-padded causal model: each layer's history is then
-    what zeros would leave (conv buffers of ``left`` samples, overlap-add tails, LSTM
-    state), so clearing an item's rows is the same as starting it anew. Every layer is
-    checked before any state changes: a refusal (ValueError) leaves all streams as they were.
-    """
-    layers = [layer for module in modules for layer in streaming_modules(module)]
-    for layer in layers:
-        _check_resettable(layer)
-    if bool(mask.any()):
-        for layer in layers:
-            _clear_rows(layer.streaming_state, mask)
-
-
-def _check_resettable(layer: StreamingModule[Any]) -> None:
-    state = layer.streaming_state
-    name = type(layer).__name__
-    if state is None:
-        raise RuntimeError("reset outside a streaming context")
-    if isinstance(layer, StreamingConv1d) and isinstance(state, ConvState):
-        if layer.pointwise:
-            return  # no history
-        if layer.pad_mode != "constant":
-            raise ValueError(
-                f"per-item reset needs pad_mode='constant', this model pads with {layer.pad_mode!r}"
-            )
-        if state.pending is not None and state.pending.shape[-1]:
-            raise ValueError(f"{name}: cannot reset items during start-up")
-        if state.buffer is not None and state.buffer.shape[-1] != layer.left:
-            raise ValueError("reset between whole frames: a conv holds a partial stride")
-    elif isinstance(state, ConvTransposeState):
-        if state.skip != layer.init_state(state.batch_size).skip:
-            raise ValueError(f"{name}: cannot reset items during start-up")
-    elif isinstance(state, ResidualState):
-        if any(t is not None and t.shape[-1] for t in (state.skip, state.block)):
-            raise ValueError(f"{name}: branches out of step, cannot reset items")
-    elif not isinstance(state, LSTMState):
-        raise ValueError(f"{name} has no per-item reset")
-
-
-def _clear_rows(state: State | None, mask: Tensor) -> None:
-    """Zero the history rows ``mask`` [B] (new tensors: outputs already returned that share
-    memory with the old history stay intact)."""
-    if isinstance(state, ConvState) and state.buffer is not None:
-        state.buffer = state.buffer.masked_fill(mask[:, None, None], 0)
-    elif isinstance(state, ConvTransposeState) and state.partial is not None:
-        state.partial = state.partial.masked_fill(mask[:, None, None], 0)
-    elif isinstance(state, LSTMState) and state.hidden is not None:
-        h, c = state.hidden  # [num_layers, B, C]
-        state.hidden = (
-            h.masked_fill(mask[None, :, None], 0),
-            c.masked_fill(mask[None, :, None], 0),
-        )
 
 
 def frame_padding(codec: Codec, samples: int) -> Tensor:
