@@ -13,6 +13,7 @@ __all__ = [
     "check_waveform",
     "frame_count",
     "frame_mask",
+    "mono_batch",
     "pad_to_frames",
 ]
 
@@ -66,3 +67,12 @@ def pad_to_frames(wav: Tensor, lengths: Tensor, frames: Tensor, hop_length: int)
 def frame_mask(lengths: Tensor, width: int) -> Tensor:
     """[B] lengths -> [B, width] bool mask, True on valid positions."""
     return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def mono_batch(x: Tensor) -> Tensor:
+    """A mono waveform batch ``[B, 1, T]`` or ``[B, T]`` as ``[B, T]`` (losses, metrics)."""
+    if x.dim() == 3 and x.shape[1] == 1:
+        return x[:, 0]
+    if x.dim() == 2:
+        return x
+    raise ValueError(f"expected a waveform [B, 1, T] or [B, T], got {tuple(x.shape)}")

@@ -18,6 +18,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from codec.inputs import mono_batch
+
 AdversarialKind = Literal["hinge", "lsgan"]
 
 DEFAULT_MEL_WINDOWS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
@@ -25,18 +27,9 @@ DEFAULT_MEL_BINS: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)
 DEFAULT_STFT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
 
 
-def _as_batch(x: Tensor) -> Tensor:
-    """``[B, 1, T]`` or ``[B, T]`` -> ``[B, T]``."""
-    if x.dim() == 3 and x.shape[1] == 1:
-        return x[:, 0]
-    if x.dim() == 2:
-        return x
-    raise ValueError(f"expected a waveform [B, 1, T] or [B, T], got {tuple(x.shape)}")
-
-
 def _pair(x: Tensor, y: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
     """Flatten both signals to ``[B, T]`` and zero the samples beyond ``lengths``."""
-    x, y = _as_batch(x), _as_batch(y)
+    x, y = mono_batch(x), mono_batch(y)
     if x.shape != y.shape:
         raise ValueError(f"signals differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
     if lengths is not None:
@@ -115,7 +108,7 @@ class MelSpectrogram(nn.Module):
         self.register_buffer("filters", fb.clone(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = _as_batch(x)
+        x = mono_batch(x)
         spec = torch.stft(
             x,
             self.n_fft,

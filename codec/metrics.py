@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from codec.inputs import mono_batch
 from codec.losses import (
     DEFAULT_MEL_BINS,
     DEFAULT_MEL_WINDOWS,
@@ -52,14 +53,6 @@ def _optional(name: Literal["pesq", "pystoi"]) -> ModuleType:
         ) from err
 
 
-def _flat(x: Tensor) -> Tensor:
-    if x.dim() == 3 and x.shape[1] == 1:
-        return x[:, 0]
-    if x.dim() == 2:
-        return x
-    raise ValueError(f"expected audio [B, 1, T] or [B, T], got {tuple(x.shape)}")
-
-
 def si_sdr(
     estimate: Tensor,
     reference: Tensor,
@@ -76,7 +69,7 @@ def si_sdr(
     Returns:
         ``[B]`` SI-SDR in dB.
     """
-    est, ref = _flat(estimate).double(), _flat(reference).double()
+    est, ref = mono_batch(estimate).double(), mono_batch(reference).double()
     if est.shape != ref.shape:
         raise ValueError(f"shapes differ: {tuple(est.shape)} vs {tuple(ref.shape)}")
     if lengths is None:
@@ -190,7 +183,7 @@ def stoi(
 def _items(
     estimate: Tensor, reference: Tensor, lengths: Tensor | None
 ) -> list[tuple[Tensor, Tensor]]:
-    est, ref = _flat(estimate), _flat(reference)
+    est, ref = mono_batch(estimate), mono_batch(reference)
     sizes = [est.shape[-1]] * est.shape[0] if lengths is None else lengths.tolist()
     return [(est[i, : int(n)], ref[i, : int(n)]) for i, n in enumerate(sizes)]
 
