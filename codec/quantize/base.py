@@ -143,20 +143,25 @@ class QuantizerBase(nn.Module):
         #: number of levels each sample kept in the last training step ([B], CPU), for logging
         self.last_dropout_levels: Tensor | None = None
 
-    # -- to implement ------------------------------------------------------------------------
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    # -- to implement (public: a grouped quantizer drives its groups through them) ----------
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
+        """Quantize flat frames ``x`` [N, D] as ``plan`` says (inside an open step)."""
         raise NotImplementedError
 
-    def _encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+        """Codes of ``x`` [N, D]: one [N] tensor per stream, ``num_levels`` per group."""
         raise NotImplementedError
 
-    def _decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+        """Vectors [N, D] of ``codes`` [N, K'] (``num_levels`` per group)."""
         raise NotImplementedError
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
+        """k-means-initialise the uninitialised codebooks on frames ``x`` [N, D]."""
         raise NotImplementedError
 
-    def _named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+        """``(gGlL, codebook)`` of the first ``num_levels`` levels of every group."""
         raise NotImplementedError
 
     # -- description -------------------------------------------------------------------------
@@ -181,18 +186,18 @@ class QuantizerBase(nn.Module):
         num_levels = self._num_levels_for(num_codebooks)
         x_flat, weights = self._flatten(x, mask)
         batch, _, frames = x.shape
-        named = self._named_codebooks(num_levels)
+        named = self.named_codebooks(num_levels)
         codebooks = [cb for _, cb in named]
         world = current_world()
         if self.training and not all(
-            cb.is_initialized for _, cb in self._named_codebooks(self.num_levels)
+            cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
         ):
             self._kmeans_init(x_flat, weights, world)
         flat = begin_step(codebooks, world, x_flat.device, self.training)
         counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
         try:
             gains = self._dropout_gains(batch, frames, num_levels, x.device)
-            run = self._run(x_flat, StepPlan(num_levels, weights, gains))
+            run = self.run_flat(x_flat, StepPlan(num_levels, weights, gains))
             if self.training:
                 resets = finish_step(codebooks, flat, world)
             else:
@@ -207,7 +212,7 @@ class QuantizerBase(nn.Module):
         """Codes [B, K, T] (int64) of ``x`` [B, D, T]; K = ``num_codebooks`` or all."""
         num_levels = self._num_levels_for(num_codebooks)
         x_flat, _ = self._flatten(x, None)
-        codes = self._encode_flat(x_flat, num_levels)
+        codes = self.encode_flat(x_flat, num_levels)
         return self._codes_to_bkt(codes, x.shape[0], x.shape[2])
 
     @torch.no_grad()
@@ -217,7 +222,7 @@ class QuantizerBase(nn.Module):
         num_levels = self._check_codes(codes)
         batch, k, frames = codes.shape
         flat = codes.transpose(1, 2).reshape(batch * frames, k)
-        out = self._decode_flat(flat, num_levels)
+        out = self.decode_flat(flat, num_levels)
         return out.view(batch, frames, self.dim).transpose(1, 2).contiguous()
 
     # -- helpers -----------------------------------------------------------------------------
@@ -285,7 +290,7 @@ class QuantizerBase(nn.Module):
             local = x if weights is None else x[weights > 0]
             data = gather_rows(local, world)
             if data.shape[0] > 0:  # an all-padding batch waits for the next one
-                self._init_from_data(data)
+                self.init_codebooks(data)
 
     def _dropout_gains(
         self, batch: int, frames: int, num_levels: int, device: torch.device
@@ -296,7 +301,7 @@ class QuantizerBase(nn.Module):
         if not self.training or self.dropout_rate <= 0 or num_levels < 2:
             self.last_dropout_levels = None
             return [1.0] * num_levels
-        step = self._named_codebooks(1)[0][1].update_count
+        step = self.named_codebooks(1)[0][1].update_count
         gen = torch.Generator().manual_seed(0x5EED + 1_000_003 * step)
         draws = batch if self.dropout_per_sample else 1
         drop = torch.rand(draws, generator=gen) < self.dropout_rate

@@ -46,10 +46,10 @@ class GroupedResidualVQ(QuantizerBase):
     def _slice(self, x: Tensor, g: int) -> Tensor:
         return x[:, g * self.group_dim : (g + 1) * self.group_dim]
 
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
         # split (not slicing) so the backward is one concatenation, not G zero-filled copies
         slices = x.split(self.group_dim, dim=1)
-        parts = [self._group(g)._run(slices[g], plan) for g in range(self.groups)]
+        parts = [self._group(g).run_flat(slices[g], plan) for g in range(self.groups)]
         codebook = [p.codebook for p in parts if p.codebook is not None]
         return RunResult(
             quantized=_cat_channels([p.quantized for p in parts]),
@@ -59,31 +59,31 @@ class GroupedResidualVQ(QuantizerBase):
             codebook=torch.stack(codebook).mean() if codebook else None,
         )
 
-    def _encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
         return [
             c
             for g in range(self.groups)
-            for c in self._group(g)._encode_flat(self._slice(x, g), num_levels)
+            for c in self._group(g).encode_flat(self._slice(x, g), num_levels)
         ]
 
-    def _decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
         n = num_levels
         return _cat_channels(
             [
-                self._group(g)._decode_flat(codes[:, g * n : (g + 1) * n], n)
+                self._group(g).decode_flat(codes[:, g * n : (g + 1) * n], n)
                 for g in range(self.groups)
             ]
         )
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
         for g in range(self.groups):
-            self._group(g)._init_from_data(self._slice(x, g))
+            self._group(g).init_codebooks(self._slice(x, g))
 
-    def _named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
         return [
             (f"g{g}l{i}", cb)
             for g in range(self.groups)
-            for i, (_, cb) in enumerate(self._group(g)._named_codebooks(num_levels))
+            for i, (_, cb) in enumerate(self._group(g).named_codebooks(num_levels))
         ]
 
 

@@ -45,7 +45,7 @@ class ResidualVQ(QuantizerBase):
         assert isinstance(level, VectorQuantizer)
         return level
 
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
         z = self.project.inp(x)
         residual, total = z, z.new_zeros(())
         commit: list[Tensor] = []
@@ -70,7 +70,7 @@ class ResidualVQ(QuantizerBase):
             sum(codebook[1:], codebook[0]) if codebook else None,
         )
 
-    def _encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
         residual = self.project.inp(x)
         codes: list[Tensor] = []
         for i in range(num_levels):
@@ -83,15 +83,15 @@ class ResidualVQ(QuantizerBase):
                 residual = residual - q if i == 0 else residual.sub_(q)
         return codes
 
-    def _decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
-        # summed in the same order as _run, so decode(encode(x)) equals forward's output
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+        # summed in the same order as run_flat, so decode(encode(x)) equals forward's output
         total = self._level(0).codebook.lookup(codes[:, 0])
         for i in range(1, num_levels):
             total = total + self._level(i).codebook.lookup(codes[:, i])
         return self.project.out(total)
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
         level_stack_init([self._level(i) for i in range(self.num_levels)], self.project.inp(x))
 
-    def _named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
         return [(f"g0l{i}", self._level(i).codebook) for i in range(num_levels)]

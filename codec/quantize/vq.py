@@ -69,7 +69,7 @@ class VectorQuantizer(QuantizerBase):
         return LevelOutput(codes, q, commit, codebook)
 
     # -- QuantizerBase hooks -----------------------------------------------------------------
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
         z = self.project.inp(x)
         level = self.quantize_level(z, plan.weights, plan.gains[0])
         total = apply_gain(level.quantized.detach(), plan.gains[0])
@@ -77,17 +77,17 @@ class VectorQuantizer(QuantizerBase):
         commit = level.commit if level.commit is not None else z.new_zeros(())
         return RunResult(out, [level.codes], commit, level.codebook)
 
-    def _encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
         return [self.codebook.nearest(self.project.inp(x))]
 
-    def _decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
         return self.project.out(self.codebook.lookup(codes[:, 0]))
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
         if not self.codebook.is_initialized:
             self.codebook.init_from_data(self.project.inp(x))
 
-    def _named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
         return [("g0l0", self.codebook)]
 
 

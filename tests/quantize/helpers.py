@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import torch
 
-from codec.quantize import QuantizerBase
+from codec.quantize import QuantizerBase, QuantizerOutput
 
 Q = TypeVar("Q", bound=QuantizerBase)
 
@@ -32,3 +32,14 @@ def trained(make: Callable[[], Q], steps: int, batch: int, frames: int) -> Q:
     for _ in range(steps):
         q(torch.randn(batch, q.dim, frames))
     return q
+
+
+def assert_straight_through(q: QuantizerBase, x: torch.Tensor) -> QuantizerOutput:
+    """The gradient reaching ``x`` [B, D, T] through ``q(x).quantized`` is exactly the upstream
+    gradient (no projection: the straight-through estimator is an identity); returns q(x)."""
+    x = x.detach().requires_grad_(True)
+    out = q(x)
+    g = torch.randn_like(out.quantized)
+    out.quantized.backward(g)
+    assert x.grad is not None and torch.equal(x.grad, g)
+    return out

@@ -8,7 +8,7 @@ import torch
 
 from codec.quantize import CodebookConfig, QuantizerOutput, ResidualVQ
 from codec.quantize import functional as Fq
-from tests.quantize.helpers import assert_close, trained
+from tests.quantize.helpers import assert_close, assert_straight_through, trained
 
 
 def trained_rvq(levels: int = 4, dropout_rate: float = 0.0, **codebook: Any) -> ResidualVQ:
@@ -21,12 +21,7 @@ def trained_rvq(levels: int = 4, dropout_rate: float = 0.0, **codebook: Any) -> 
 
 
 def test_straight_through_gradient_is_upstream_gradient() -> None:
-    q = trained_rvq()
-    x = torch.randn(2, 8, 10, requires_grad=True)
-    out = q(x)
-    g = torch.randn_like(out.quantized)
-    out.quantized.backward(g)
-    assert x.grad is not None and torch.equal(x.grad, g)
+    assert_straight_through(trained_rvq(), torch.randn(2, 8, 10))
 
 
 def test_commitment_loss_pulls_input_towards_codes() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import torch
 
 from codec.quantize import CodebookConfig, VectorQuantizer
+from tests.quantize.helpers import assert_straight_through
 
 
 def test_projection_and_factorized_codes() -> None:
@@ -33,9 +34,5 @@ def test_normalized_codes_pick_by_direction() -> None:
 def test_plain_vq_is_a_one_level_quantizer() -> None:
     torch.manual_seed(0)
     q = VectorQuantizer(4, 4, CodebookConfig(kmeans_iters=2))
-    x = torch.randn(3, 4, 8, requires_grad=True)
-    out = q(x)
-    g = torch.randn_like(out.quantized)
-    out.quantized.backward(g)
-    assert x.grad is not None and torch.equal(x.grad, g)
+    out = assert_straight_through(q, torch.randn(3, 4, 8))
     assert q.layout.num_codebooks == 1 and "vq/usage/g0l0" in out.metrics
