@@ -129,3 +129,12 @@ def test_perceptual_validation_metrics() -> None:
     noisy = speech + 0.05 * torch.randn_like(speech)
     worse = perceptual_metrics(noisy, speech, 16000, torch.tensor([speech.shape[-1]]))
     assert float(worse["val/pesq_wb"]) < float(same["val/pesq_wb"])
+
+
+def test_balancer_path_trains_gradient_codebooks() -> None:
+    loss = LossConfig(mel_windows=[32, 64], balancer=True, codebook=2.0)
+    module = make_module(disc=[], loss=loss, overrides=("model.quantizer.codebook.ema=false",))
+    embeddings = [p for n, p in module.codec.quantizer.named_parameters() if "embedding" in n]
+    before = [p.detach().clone() for p in embeddings]
+    fit(module, batches(set(), 2), max_steps=2)
+    assert before and all(not torch.equal(a, b) for a, b in zip(before, embeddings))
