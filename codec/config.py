@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from codec.quantize.config import CodebookConfig
+
 
 @dataclass(frozen=True)
 class SEANetConfig:
@@ -53,26 +55,15 @@ class SEANetConfig:
 class QuantizerConfig:
     """Residual (``groups == 1``) or group-residual vector quantizer.
 
-    Codes are ``[B, groups * num_levels, T]``, group-major. ``codebook_dim`` < the group's
-    channel count enables a projection; with ``normalize`` the low-dim codes are L2-normalised
-    (DAC's factorized codes). ``threshold_dead`` is relative to uniform usage: a code is dead
-    when its EMA usage is below ``threshold_dead / codebook_size`` of the total.
+    Codes are ``[B, groups * num_levels, T]``, group-major. Every codebook of every group and
+    level shares the settings in ``codebook`` (see :class:`CodebookConfig`). Training weights
+    of the quantizer's losses are not here: they belong to the trainer's loss config.
     """
 
     groups: int = 1
     num_levels: int = 8
     codebook_size: int = 1024
-    codebook_dim: int | None = None
-    normalize: bool = False
-    ema: bool = True
-    decay: float = 0.99
-    epsilon: float = 1e-5
-    kmeans_init: bool = True
-    kmeans_iters: int = 10
-    threshold_dead: float = 0.1
-    reset_every: int = 1
-    commitment_weight: float = 1.0
-    codebook_weight: float = 1.0
+    codebook: CodebookConfig = field(default_factory=CodebookConfig)
     dropout_rate: float = 0.0
     dropout_per_sample: bool = False
 
@@ -103,8 +94,32 @@ class CodecConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CodecConfig:
-        """Build from a plain dict, refusing unknown keys and wrong types with a clear message."""
-        return _from_dict(cls, data, "")
+        """Build from a plain dict, refusing unknown keys and wrong types with a clear message.
+
+        Older exports kept the codebook settings flat in ``quantizer`` (plus loss weights that
+        now belong to training); they are read too."""
+        return _from_dict(cls, migrate_legacy(data), "")
+
+
+#: quantizer-level keys of older exports that are no longer part of the model
+REMOVED_QUANTIZER_KEYS = ("commitment_weight", "codebook_weight")
+
+
+def migrate_legacy(data: Any) -> Any:
+    """``data`` with a flat legacy ``quantizer`` mapping rewritten to the nested form:
+    codebook keys move into ``quantizer.codebook``, the removed loss weights are dropped. A
+    mapping that already has ``codebook`` is left alone (mixed forms fail as unknown keys)."""
+    quantizer = data.get("quantizer") if isinstance(data, dict) else None
+    if not isinstance(quantizer, dict) or "codebook" in quantizer:
+        return data
+    names = {f.name for f in dataclasses.fields(CodebookConfig)}
+    codebook = {k: v for k, v in quantizer.items() if k in names}
+    rest = {
+        k: v for k, v in quantizer.items() if k not in names and k not in REMOVED_QUANTIZER_KEYS
+    }
+    if len(rest) == len(quantizer):
+        return data
+    return {**data, "quantizer": {**rest, "codebook": codebook}}
 
 
 def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -119,7 +119,7 @@ def convert_encodec_state_dict(
     if unknown:
         raise ValueError(f"unexpected keys in the {source} state dict: {unknown[:5]}")
     for level, buffers in codebooks.items():
-        out.update(_convert_codebook(level, buffers, config.quantizer.epsilon))
+        out.update(_convert_codebook(level, buffers, config.quantizer.codebook.epsilon))
     return out
 
 

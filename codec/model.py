@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from codec.audio import convert_channels, resample
+from codec.builders import quantizer_from_config
 from codec.config import PRESETS, CodecConfig
 from codec.convert import CONVERT_HINT, converted_weights
 from codec.inputs import (
@@ -34,7 +35,7 @@ from codec.pretrained import (
     read_config,
     save_pretrained,
 )
-from codec.quantize import QuantizerOutput, quantizer_from_config
+from codec.quantize import QuantizerOutput
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
 from codec.streaming import StreamingSession

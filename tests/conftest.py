@@ -10,6 +10,7 @@ import torch
 
 from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
 from codec.model import Codec
+from codec.quantize import CodebookConfig
 
 
 def tiny_config(
@@ -32,7 +33,10 @@ def tiny_config(
             lstm_layers=1,
         ),
         quantizer=QuantizerConfig(
-            groups=groups, num_levels=2, codebook_size=codebook_size, kmeans_init=False
+            groups=groups,
+            num_levels=2,
+            codebook_size=codebook_size,
+            codebook=CodebookConfig(kmeans_init=False),
         ),
         model_id=model_id,
     )

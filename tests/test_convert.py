@@ -166,7 +166,7 @@ def test_codebook_statistics_are_consistent(peer: torch.nn.Module, ours: Codec) 
     cb = ours.quantizer.rvqs[0].levels[5].codebook  # type: ignore[index]
     assert torch.equal(cb.embedding, state["quantizer.vq.layers.5._codebook.embed"])
     assert torch.equal(cb.cluster_usage, state["quantizer.vq.layers.5._codebook.cluster_size"])
-    derived = cb.embedding_sum / laplace_smoothing(cb.cluster_usage, cb.epsilon)[:, None]
+    derived = cb.embedding_sum / laplace_smoothing(cb.cluster_usage, cb.config.epsilon)[:, None]
     assert torch.allclose(derived, cb.embedding, rtol=1e-5, atol=1e-6)
     assert cb.is_initialized and bool(cb.initialized)
 

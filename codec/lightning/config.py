@@ -1,23 +1,16 @@
 """Typed training configuration: the Hydra structured-config schema for ``train.py``.
 
-Each Hydra group writes under its own key (``model``, ``quantizer``, ``discriminator``,
-``loss``, ``optim``, ``data``, ``trainer``, ``logger``). The model parts reuse the frozen core
-dataclasses of :mod:`codec.config`.
+Each Hydra group writes under its own key (``model``, ``discriminator``, ``loss``, ``optim``,
+``data``, ``trainer``, ``logger``); the ``quantizer`` group writes into ``model.quantizer``.
+``model`` is the core :class:`~codec.config.CodecConfig` itself: one schema for training and
+for exported models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
-
-
-@dataclass
-class ModelConfig:
-    sample_rate: int = 16000
-    model_id: str = "codec"
-    seanet: SEANetConfig = field(default_factory=SEANetConfig)
+from codec.config import CodecConfig
 
 
 @dataclass
@@ -30,13 +23,16 @@ class DiscriminatorConfig:
 
 @dataclass
 class LossConfig:
-    """Weights keyed like the logs (g/mel, g/l1, g/adv, g/feat, vq/commit)."""
+    """Weights keyed like the logs (g/mel, g/l1, g/adv, g/feat, vq/commit, vq/codebook): the
+    only weights of the quantizer's (unweighted) losses; ``codebook`` applies to
+    gradient-trained codebooks only (EMA codebooks have no codebook loss)."""
 
     mel: float = 15.0
     l1: float = 0.0
     adv: float = 1.0
     feat: float = 2.0
     commit: float = 1.0
+    codebook: float = 1.0
     adversarial: str = "hinge"
     balancer: bool = False
     mel_windows: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048])
@@ -99,8 +95,7 @@ class LoggerConfig:
 
 @dataclass
 class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    model: CodecConfig = field(default_factory=CodecConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -115,27 +110,7 @@ class TrainConfig:
     experiment: str = ""
 
 
-def codec_config(cfg: TrainConfig | dict[str, Any]) -> CodecConfig:
-    """The model part of a training config as a validated :class:`CodecConfig`."""
-    if isinstance(cfg, TrainConfig):
-        model, quantizer = cfg.model, cfg.quantizer
-        return CodecConfig(
-            sample_rate=model.sample_rate,
-            model_id=model.model_id,
-            seanet=CodecConfig.from_dict({"seanet": _as_dict(model.seanet)}).seanet,
-            quantizer=CodecConfig.from_dict({"quantizer": _as_dict(quantizer)}).quantizer,
-        )
-    return CodecConfig.from_dict(
-        {
-            "sample_rate": cfg["model"]["sample_rate"],
-            "model_id": cfg["model"]["model_id"],
-            "seanet": cfg["model"]["seanet"],
-            "quantizer": cfg["quantizer"],
-        }
-    )
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+def codec_config(cfg: TrainConfig) -> CodecConfig:
+    """``cfg.model`` validated and normalised as an exported model's config would be (OmegaConf
+    hands tuples such as ``seanet.ratios`` over as lists)."""
+    return CodecConfig.from_dict(cfg.model.to_dict())

@@ -165,7 +165,7 @@ class CodecModule(L.LightningModule):
             logs |= self._discriminator_step(opt_d, wav, out.audio.detach())
             sch_d.step()
         terms = self._generator_losses(wav, out.audio, lengths, use_disc)
-        terms["vq/commit"] = out.vq.loss
+        terms |= out.vq.losses  # unweighted: LossConfig holds their only weights
         total = self._weighted_total(terms)
         if not bool(torch.isfinite(total)):
             opt_g.zero_grad(set_to_none=True)
@@ -230,22 +230,29 @@ class CodecModule(L.LightningModule):
             terms["g/feat"] = feature_matching_loss(real.features, fake.features)
         return terms
 
-    def _weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
+    def loss_weights(self) -> dict[str, float]:
+        """Each generator term's weight, keyed like the logs."""
         c = self.loss_cfg
-        weights = {
+        return {
             "g/mel": c.mel,
             "g/l1": c.l1,
             "g/adv": c.adv,
             "g/feat": c.feat,
             "vq/commit": c.commit,
+            "vq/codebook": c.codebook,
         }
+
+    def _weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
+        weights = self.loss_weights()
         return sum((weights[k] * v for k, v in terms.items()), torch.zeros((), device=self.device))
 
     def _generator_backward(self, terms: dict[str, Tensor], audio: Tensor) -> Tensor:
         if self.balancer is not None:
             balanced = {k: terms[k] for k in self.balancer.names}
-            commit = self.loss_cfg.commit * terms["vq/commit"]
-            self.manual_backward(commit, retain_graph=True)
+            # the quantizer terms do not pass through the audio the balancer normalises against,
+            # so they are weighted directly
+            vq = self._weighted_total({k: v for k, v in terms.items() if k.startswith("vq/")})
+            self.manual_backward(vq, retain_graph=True)
             self.balancer.backward(balanced, audio)
         else:
             self.manual_backward(self._weighted_total(terms))

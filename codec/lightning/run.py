@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from codec.lightning.callbacks import AtomicCheckpointIO, AudioLoggingCallback, ExportCallback
-from codec.lightning.config import LoggerConfig, TrainConfig, codec_config
+from codec.lightning.config import DataConfig, LoggerConfig, TrainConfig, codec_config
 from codec.lightning.data import CodecDataModule
 from codec.lightning.module import CodecModule, NonFiniteLossError
 from codec.model import Codec
@@ -31,17 +31,18 @@ def register_schema() -> None:
     stored node is unfrozen (types are still enforced).
     """
     node = OmegaConf.structured(TrainConfig)
-    _unfreeze(node)
+    unfreeze(node)
     ConfigStore.instance().store(name="train_schema", node=node)
 
 
-def _unfreeze(node: Any) -> None:
+def unfreeze(node: DictConfig | ListConfig) -> None:
+    """Clear the read-only flag of ``node`` and of every container below it (each frozen
+    dataclass sets its own flag, so clearing the root alone is not enough)."""
     OmegaConf.set_readonly(node, False)
-    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
-    for key in keys:
-        child = node._get_node(key)
+    children = node.values() if isinstance(node, DictConfig) else node
+    for child in children:
         if isinstance(child, (DictConfig, ListConfig)):
-            _unfreeze(child)
+            unfreeze(child)
 
 
 def run_training(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> CodecModule:
@@ -62,7 +63,8 @@ def _run(cfg: TrainConfig, resolved_yaml: str, callbacks: list[L.Callback]) -> C
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(resolved_yaml)
     # The model's config in the export format, so the core reads checkpoints without us.
-    write_config(run_dir / CONFIG_NAME, codec_config(cfg))
+    model = codec_config(cfg)
+    write_config(run_dir / CONFIG_NAME, model)
     if cfg.trainer.precision.startswith("16"):
         raise ValueError(
             "trainer.precision fp16 is not supported (GAN losses overflow); use bf16-mixed"
@@ -70,19 +72,22 @@ def _run(cfg: TrainConfig, resolved_yaml: str, callbacks: list[L.Callback]) -> C
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads > 0:
         torch.set_num_threads(cfg.trainer.num_threads)
-    module = CodecModule(
-        codec_config(cfg), cfg.discriminator, cfg.loss, cfg.optim, cfg.trainer.max_steps
-    )
+    module = CodecModule(model, cfg.discriminator, cfg.loss, cfg.optim, cfg.trainer.max_steps)
     if cfg.init_from:
         init_weights(module.codec, cfg.init_from)
     freeze(module, cfg.freeze)
-    data = CodecDataModule(cfg.data, module.codec.sample_rate, module.codec.hop_length)
+    data = build_datamodule(cfg.data, module.codec)
     trainer = build_trainer(cfg, run_dir, callbacks)
     ckpt = resume_path(cfg.resume, run_dir)
     if ckpt is not None:
         log.info("resuming from %s", ckpt)
     trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
     return module
+
+
+def build_datamodule(cfg: DataConfig, codec: Codec) -> CodecDataModule:
+    """Data shaped for ``codec``: its sample rate, hop-aligned crops and channel count."""
+    return CodecDataModule(cfg, codec.sample_rate, codec.hop_length, codec.channels)
 
 
 def build_trainer(cfg: TrainConfig, run_dir: Path, extra: list[L.Callback]) -> L.Trainer:

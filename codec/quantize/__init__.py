@@ -6,11 +6,13 @@
 
 from codec.quantize.base import QuantizerBase, QuantizerLayout, QuantizerOutput
 from codec.quantize.codebook import EMACodebook
-from codec.quantize.grvq import GroupedResidualVQ, quantizer_from_config
+from codec.quantize.config import CodebookConfig
+from codec.quantize.grvq import GroupedResidualVQ
 from codec.quantize.rvq import ResidualVQ
 from codec.quantize.vq import VectorQuantizer
 
 __all__ = [
+    "CodebookConfig",
     "EMACodebook",
     "GroupedResidualVQ",
     "QuantizerBase",
@@ -18,5 +20,4 @@ __all__ = [
     "QuantizerOutput",
     "ResidualVQ",
     "VectorQuantizer",
-    "quantizer_from_config",
 ]

@@ -26,8 +26,9 @@ class QuantizerOutput:
     """Result of a quantizer forward pass.
 
     quantized [B, D, T] (straight-through: gradient to the input is the upstream gradient);
-    codes [B, K, T] int64, group-major; loss: weighted commitment (+ codebook loss in gradient
-    mode), 0-dim; losses: unweighted terms; metrics: detached per-level scalars.
+    codes [B, K, T] int64, group-major; losses: the unweighted terms ``vq/commit`` (and
+    ``vq/codebook`` in gradient mode), 0-dim; loss: their plain sum (training weights are the
+    trainer's, e.g. ``LossConfig``); metrics: detached per-level scalars.
     """
 
     quantized: Tensor
@@ -39,19 +40,24 @@ class QuantizerOutput:
 
 @dataclass(frozen=True)
 class QuantizerLayout:
-    """How the K = groups * levels code streams of ``[B, K, T]`` are arranged (group-major:
-    stream ``g * levels + l`` is level ``l`` of group ``g``)."""
+    """How the K = groups * num_levels code streams of ``[B, K, T]`` are arranged (group-major:
+    stream ``g * num_levels + l`` is level ``l`` of group ``g``). Serialized as ``groups``,
+    ``levels``, ``codebook_size``."""
 
     groups: int
-    levels: int
+    num_levels: int
     codebook_size: int
 
     @property
     def num_codebooks(self) -> int:
-        return self.groups * self.levels
+        return self.groups * self.num_levels
 
     def to_dict(self) -> dict[str, int]:
-        return {"groups": self.groups, "levels": self.levels, "codebook_size": self.codebook_size}
+        return {
+            "groups": self.groups,
+            "levels": self.num_levels,
+            "codebook_size": self.codebook_size,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuantizerLayout:
@@ -63,16 +69,16 @@ class QuantizerLayout:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"layout '{key}' must be a positive integer, got {value!r}")
         return cls(
-            groups=data["groups"], levels=data["levels"], codebook_size=data["codebook_size"]
+            groups=data["groups"], num_levels=data["levels"], codebook_size=data["codebook_size"]
         )
 
 
 @dataclass
 class StepPlan:
-    """What one pass does: ``levels`` per group, frame ``weights`` [N] (None = all valid) and
-    each level's output ``gains`` (quantizer dropout)."""
+    """What one pass does: ``num_levels`` per group, frame ``weights`` [N] (None = all valid)
+    and each level's output ``gains`` (quantizer dropout)."""
 
-    levels: int
+    num_levels: int
     weights: Tensor | None
     gains: list[Gain]
 
@@ -120,8 +126,6 @@ class QuantizerBase(nn.Module):
         groups: int,
         num_levels: int,
         codebook_size: int,
-        commitment_weight: float,
-        codebook_weight: float,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
     ) -> None:
@@ -135,25 +139,29 @@ class QuantizerBase(nn.Module):
             raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}")
         self.dim, self.groups, self.num_levels = dim, groups, num_levels
         self._codebook_size = codebook_size
-        self.commitment_weight, self.codebook_weight = commitment_weight, codebook_weight
         self.dropout_rate, self.dropout_per_sample = dropout_rate, dropout_per_sample
         #: number of levels each sample kept in the last training step ([B], CPU), for logging
         self.last_dropout_levels: Tensor | None = None
 
-    # -- to implement ------------------------------------------------------------------------
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    # -- to implement (public: a grouped quantizer drives its groups through them) ----------
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
+        """Quantize flat frames ``x`` [N, D] as ``plan`` says (inside an open step)."""
         raise NotImplementedError
 
-    def _encode_flat(self, x: Tensor, levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
+        """Codes of ``x`` [N, D]: one [N] tensor per stream, ``num_levels`` per group."""
         raise NotImplementedError
 
-    def _decode_flat(self, codes: Tensor, levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+        """Vectors [N, D] of ``codes`` [N, K'] (``num_levels`` per group)."""
         raise NotImplementedError
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
+        """k-means-initialise the uninitialised codebooks on frames ``x`` [N, D]."""
         raise NotImplementedError
 
-    def _named_codebooks(self, levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
+        """``(gGlL, codebook)`` of the first ``num_levels`` levels of every group."""
         raise NotImplementedError
 
     # -- description -------------------------------------------------------------------------
@@ -175,21 +183,21 @@ class QuantizerBase(nn.Module):
     ) -> QuantizerOutput:
         """Quantize ``x`` [B, D, T]; ``mask`` [B, T] bool (True = valid frame) keeps padding out
         of statistics, losses and metrics. In training mode also updates the codebooks."""
-        levels = self._levels_for(num_codebooks)
+        num_levels = self._num_levels_for(num_codebooks)
         x_flat, weights = self._flatten(x, mask)
         batch, _, frames = x.shape
-        named = self._named_codebooks(levels)
+        named = self.named_codebooks(num_levels)
         codebooks = [cb for _, cb in named]
         world = current_world()
         if self.training and not all(
-            cb.is_initialized for _, cb in self._named_codebooks(self.num_levels)
+            cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
         ):
             self._kmeans_init(x_flat, weights, world)
         flat = begin_step(codebooks, world, x_flat.device, self.training)
         counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
         try:
-            gains = self._dropout_gains(batch, frames, levels, x.device)
-            run = self._run(x_flat, StepPlan(levels, weights, gains))
+            gains = self._dropout_gains(batch, frames, num_levels, x.device)
+            run = self.run_flat(x_flat, StepPlan(num_levels, weights, gains))
             if self.training:
                 resets = finish_step(codebooks, flat, world)
             else:
@@ -202,22 +210,23 @@ class QuantizerBase(nn.Module):
     @torch.no_grad()
     def encode(self, x: Tensor, num_codebooks: int | None = None) -> Tensor:
         """Codes [B, K, T] (int64) of ``x`` [B, D, T]; K = ``num_codebooks`` or all."""
-        levels = self._levels_for(num_codebooks)
+        num_levels = self._num_levels_for(num_codebooks)
         x_flat, _ = self._flatten(x, None)
-        return self._codes_to_bkt(self._encode_flat(x_flat, levels), x.shape[0], x.shape[2])
+        codes = self.encode_flat(x_flat, num_levels)
+        return self._codes_to_bkt(codes, x.shape[0], x.shape[2])
 
     @torch.no_grad()
     def decode(self, codes: Tensor) -> Tensor:
         """Vectors [B, D, T] for ``codes`` [B, K', T]; K' <= K, a multiple of the groups
         (fewer levels per group)."""
-        levels = self._check_codes(codes)
+        num_levels = self._check_codes(codes)
         batch, k, frames = codes.shape
         flat = codes.transpose(1, 2).reshape(batch * frames, k)
-        out = self._decode_flat(flat, levels)
+        out = self.decode_flat(flat, num_levels)
         return out.view(batch, frames, self.dim).transpose(1, 2).contiguous()
 
     # -- helpers -----------------------------------------------------------------------------
-    def _levels_for(self, num_codebooks: int | None) -> int:
+    def _num_levels_for(self, num_codebooks: int | None) -> int:
         if num_codebooks is None:
             return self.num_levels
         n = num_codebooks
@@ -281,28 +290,28 @@ class QuantizerBase(nn.Module):
             local = x if weights is None else x[weights > 0]
             data = gather_rows(local, world)
             if data.shape[0] > 0:  # an all-padding batch waits for the next one
-                self._init_from_data(data)
+                self.init_codebooks(data)
 
     def _dropout_gains(
-        self, batch: int, frames: int, levels: int, device: torch.device
+        self, batch: int, frames: int, num_levels: int, device: torch.device
     ) -> list[Gain]:
         """Quantizer dropout: with probability ``dropout_rate`` keep only the first n ~ U{1..L}
         levels (per batch or per sample). Seeded from the shared update counter, so every rank
         draws the same numbers without communicating."""
-        if not self.training or self.dropout_rate <= 0 or levels < 2:
+        if not self.training or self.dropout_rate <= 0 or num_levels < 2:
             self.last_dropout_levels = None
-            return [1.0] * levels
-        step = self._named_codebooks(1)[0][1]._updates
+            return [1.0] * num_levels
+        step = self.named_codebooks(1)[0][1].update_count
         gen = torch.Generator().manual_seed(0x5EED + 1_000_003 * step)
         draws = batch if self.dropout_per_sample else 1
         drop = torch.rand(draws, generator=gen) < self.dropout_rate
-        n = torch.where(drop, torch.randint(1, levels + 1, (draws,), generator=gen), levels)
+        n = torch.where(drop, torch.randint(1, num_levels + 1, (draws,), generator=gen), num_levels)
         self.last_dropout_levels = n.expand(batch)
         if not self.dropout_per_sample:
             kept = int(n[0])  # CPU tensor: no device sync
-            return [1.0 if i < kept else 0.0 for i in range(levels)]
+            return [1.0 if i < kept else 0.0 for i in range(num_levels)]
         per_frame = n.to(device).repeat_interleave(frames)
-        return [(per_frame > i).float() for i in range(levels)]
+        return [(per_frame > i).float() for i in range(num_levels)]
 
     def _output(
         self,
@@ -315,10 +324,9 @@ class QuantizerBase(nn.Module):
         batch, dim, frames = x.shape
         quantized = run.quantized.view(batch, frames, dim).transpose(1, 2).contiguous().to(x.dtype)
         losses = {"vq/commit": run.commit}
-        loss = self.commitment_weight * run.commit
         if run.codebook is not None:
             losses["vq/codebook"] = run.codebook
-            loss = loss + self.codebook_weight * run.codebook
+        loss = run.commit if run.codebook is None else run.commit + run.codebook
         return QuantizerOutput(
             quantized=quantized,
             codes=self._codes_to_bkt(run.codes, batch, frames),
@@ -332,9 +340,9 @@ class QuantizerBase(nn.Module):
     ) -> dict[str, Tensor]:
         with torch.no_grad():
             c = torch.stack(counts)  # [L, K], global after the all-reduce in training
-            usage = torch.stack([cb.cluster_usage for _, cb in named])
-            thresholds = torch.tensor([cb.threshold_dead for _, cb in named], device=c.device)
-            dead = usage < thresholds.unsqueeze(1) * usage.mean(1, keepdim=True)
+            dead = torch.stack(
+                [Fq.dead_code_mask(cb.cluster_usage, cb.config.threshold_dead) for _, cb in named]
+            )
             values = {
                 "usage": (c > 0).float().mean(1),
                 "entropy": Fq.normalized_entropy(c),

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codec.quantize import functional as Fq
+from codec.quantize.config import CodebookConfig
 
 
 @dataclass
@@ -40,36 +41,24 @@ class EMACodebook(nn.Module):
     and derives ``embedding`` [K, D] from them. Gradient mode (``ema=False``) makes
     ``embedding`` a parameter (trained by the codebook loss) and keeps ``cluster_usage`` only for
     dead-code detection and metrics. A dead code is replaced together with its statistics, so
-    the next EMA re-normalisation keeps the new vector.
+    the next EMA re-normalisation keeps the new vector. Settings come from ``codebook``
+    (its ``codebook_dim`` is the caller's business: ``dim`` is already the codes' dimension).
     """
 
     def __init__(
         self,
         dim: int,
         codebook_size: int,
+        codebook: CodebookConfig | None = None,
         *,
-        normalize: bool = False,
-        ema: bool = True,
-        decay: float = 0.99,
-        epsilon: float = 1e-5,
-        kmeans_init: bool = True,
-        kmeans_iters: int = 10,
-        threshold_dead: float = 0.01,
-        reset_every: int = 1,
         seed: int = 0,
     ) -> None:
         super().__init__()
         if dim < 1 or codebook_size < 1:
             raise ValueError(f"dim and codebook_size must be >= 1, got {dim}, {codebook_size}")
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay}")
         self.dim, self.codebook_size = dim, codebook_size
-        self.normalize, self.ema, self.decay, self.epsilon = normalize, ema, decay, epsilon
-        self.kmeans_iters, self.threshold_dead, self.reset_every = (
-            kmeans_iters,
-            threshold_dead,
-            reset_every,
-        )
+        self.config = codebook or CodebookConfig()
+        kmeans_init, ema = self.config.kmeans_init, self.config.ema
         self.seed = seed
         generator = torch.Generator().manual_seed(seed)
         init = torch.randn(codebook_size, dim, generator=generator) / math.sqrt(dim)
@@ -100,7 +89,7 @@ class EMACodebook(nn.Module):
         emb = self.embedding.detach()
         key = (emb.data_ptr(), emb.device, emb._version)
         if self._search_cache is None or self._search_cache[0] != key:
-            search = F.normalize(emb, dim=1) if self.normalize else emb
+            search = F.normalize(emb, dim=1) if self.config.normalize else emb
             self._search_cache = (key, search, search.pow(2).sum(1))
         return self._search_cache[1], self._search_cache[2]
 
@@ -108,7 +97,7 @@ class EMACodebook(nn.Module):
         """Codes [N] of the nearest codes to ``x`` [N, D] (no gradient)."""
         with torch.no_grad():
             search, search_sq = self.search_tables()
-            if self.normalize:
+            if self.config.normalize:
                 x = F.normalize(x, dim=1)
             return Fq.nearest_code(x, search, search_sq)
 
@@ -122,16 +111,22 @@ class EMACodebook(nn.Module):
     def is_initialized(self) -> bool:
         return self._initialized
 
+    @property
+    def update_count(self) -> int:
+        """Updates applied so far (a host-side mirror of the ``updates`` buffer: no sync)."""
+        return self._updates
+
     def reset_due(self) -> bool:
         """Whether the update at the end of this step also replaces dead codes."""
-        if self.threshold_dead <= 0 or self.reset_every <= 0 or not self._initialized:
+        every = self.config.reset_every
+        if self.config.threshold_dead <= 0 or every <= 0 or not self._initialized:
             return False
-        return (self._updates + 1) % self.reset_every == 0
+        return (self._updates + 1) % every == 0
 
     def pending_numel(self, world_size: int, reset: bool) -> int:
         """Floats this codebook needs in the step's flat buffer."""
         k, d = self.codebook_size, self.dim
-        n = k + (k * d if self.ema else 0)
+        n = k + (k * d if self.config.ema else 0)
         if reset:
             n += world_size * self.candidates_per_rank(world_size) * (d + 1)
         return n
@@ -149,7 +144,7 @@ class EMACodebook(nn.Module):
         k, d = self.codebook_size, self.dim
         counts, rest = flat[:k], flat[k:]
         sums = None
-        if self.ema and not counts_only:
+        if self.config.ema and not counts_only:
             sums, rest = rest[: k * d].view(k, d), rest[k * d :]
         cands = None
         if reset:
@@ -181,14 +176,14 @@ class EMACodebook(nn.Module):
             raise RuntimeError("apply_pending() called outside a quantizer step")
         self.pending = None
         with torch.no_grad():
-            Fq.ema(self.cluster_usage, p.counts, self.decay, out=self.cluster_usage)
+            Fq.ema(self.cluster_usage, p.counts, self.config.decay, out=self.cluster_usage)
             if p.sums is not None:
-                Fq.ema(self.embedding_sum, p.sums, self.decay, out=self.embedding_sum)
+                Fq.ema(self.embedding_sum, p.sums, self.config.decay, out=self.embedding_sum)
             resets = p.counts.new_zeros(())
             if p.candidates is not None:
                 resets = self._replace_dead(p.candidates)
-            if self.ema:
-                smoothed = Fq.laplace_smoothing(self.cluster_usage, self.epsilon)
+            if self.config.ema:
+                smoothed = Fq.laplace_smoothing(self.cluster_usage, self.config.epsilon)
                 torch.div(self.embedding_sum, smoothed.unsqueeze(1), out=self.embedding)
             self.updates += 1
             self._updates += 1
@@ -197,7 +192,7 @@ class EMACodebook(nn.Module):
     def _replace_dead(self, candidates: Tensor) -> Tensor:
         # interleave the ranks' slots (c0r0, c0r1, ..., c1r0, ...) so no rank is favoured
         flat = candidates.transpose(0, 1).reshape(-1, self.dim + 1)
-        dead = Fq.dead_code_mask(self.cluster_usage, self.threshold_dead)
+        dead = Fq.dead_code_mask(self.cluster_usage, self.config.threshold_dead)
         plan = Fq.plan_replacement(dead, flat[:, :-1], flat[:, -1] > 0)
         # a fresh code gets the uniform share of usage: far from dead, so it has time to
         # attract data before the next check, and light enough that data moves it quickly
@@ -205,7 +200,7 @@ class EMACodebook(nn.Module):
         # statistics first: the centroid derived from them is the new vector, so the EMA
         # re-normalisation cannot undo the reset (EnCodec's inert reset wrote only the centroid)
         Fq.apply_replacement_(self.cluster_usage, plan, share.expand(plan.ok.shape[0]))
-        if self.ema:
+        if self.config.ema:
             Fq.apply_replacement_(self.embedding_sum, plan, plan.vectors * share)
         else:
             Fq.apply_replacement_(self.embedding.data, plan, plan.vectors)
@@ -215,12 +210,16 @@ class EMACodebook(nn.Module):
         """k-means initialisation on ``x`` [N, D] (the same on every rank: fixed seed)."""
         gen = torch.Generator(device=x.device).manual_seed(self.seed)
         res = Fq.kmeans(
-            x, self.codebook_size, self.kmeans_iters, normalize=self.normalize, generator=gen
+            x,
+            self.codebook_size,
+            self.config.kmeans_iters,
+            normalize=self.config.normalize,
+            generator=gen,
         )
         with torch.no_grad():
             self.embedding.copy_(res.centroids)
             self.cluster_usage.copy_(res.counts)
-            if self.ema:
+            if self.config.ema:
                 self.embedding_sum.copy_(res.centroids * res.counts.unsqueeze(1))
             self.initialized.fill_(True)
         self._initialized = True
@@ -233,5 +232,5 @@ class EMACodebook(nn.Module):
         self._updates = int(self.updates)
 
     def extra_repr(self) -> str:
-        mode = "ema" if self.ema else "gradient"
+        mode = "ema" if self.config.ema else "gradient"
         return f"dim={self.dim}, codebook_size={self.codebook_size}, {mode}"

@@ -5,17 +5,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from codec.config import QuantizerConfig
 from codec.quantize.base import QuantizerBase, RunResult, StepPlan
 from codec.quantize.codebook import EMACodebook
+from codec.quantize.config import CodebookConfig
 from codec.quantize.rvq import ResidualVQ
 
 
 class GroupedResidualVQ(QuantizerBase):
     """``groups`` residual VQs on equal channel slices of ``x`` [B, dim, T].
 
-    Codes are [B, groups * levels, T], group-major (stream ``g * levels + l``). ``codebook_dim``
-    is per group. HiFi-Codec's quantizer is ``GroupedResidualVQ(512, groups=2, num_levels=2)``.
+    Codes are [B, groups * num_levels, T], group-major (stream ``g * num_levels + l``).
+    ``codebook.codebook_dim`` is per group. HiFi-Codec's quantizer is ``GroupedResidualVQ(512, groups=2, num_levels=2)``.
     Training updates of all groups and levels share one all-reduce per step.
     """
 
@@ -25,49 +25,16 @@ class GroupedResidualVQ(QuantizerBase):
         groups: int = 1,
         num_levels: int = 8,
         codebook_size: int = 1024,
-        codebook_dim: int | None = None,
-        normalize: bool = False,
-        ema: bool = True,
-        decay: float = 0.99,
-        epsilon: float = 1e-5,
-        kmeans_init: bool = True,
-        kmeans_iters: int = 10,
-        threshold_dead: float = 0.01,
-        reset_every: int = 1,
-        commitment_weight: float = 1.0,
-        codebook_weight: float = 1.0,
+        codebook: CodebookConfig | None = None,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
     ) -> None:
-        super().__init__(
-            dim,
-            groups,
-            num_levels,
-            codebook_size,
-            commitment_weight,
-            codebook_weight,
-            dropout_rate,
-            dropout_per_sample,
-        )
+        super().__init__(dim, groups, num_levels, codebook_size, dropout_rate, dropout_per_sample)
         if dim % groups:
             raise ValueError(f"dim ({dim}) must be divisible by groups ({groups})")
         self.group_dim = dim // groups
         self.rvqs = nn.ModuleList(
-            ResidualVQ(
-                self.group_dim,
-                num_levels,
-                codebook_size,
-                codebook_dim,
-                normalize=normalize,
-                ema=ema,
-                decay=decay,
-                epsilon=epsilon,
-                kmeans_init=kmeans_init,
-                kmeans_iters=kmeans_iters,
-                threshold_dead=threshold_dead,
-                reset_every=reset_every,
-                seed=g,
-            )
+            ResidualVQ(self.group_dim, num_levels, codebook_size, codebook, seed=g)
             for g in range(groups)
         )
 
@@ -79,10 +46,10 @@ class GroupedResidualVQ(QuantizerBase):
     def _slice(self, x: Tensor, g: int) -> Tensor:
         return x[:, g * self.group_dim : (g + 1) * self.group_dim]
 
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
         # split (not slicing) so the backward is one concatenation, not G zero-filled copies
         slices = x.split(self.group_dim, dim=1)
-        parts = [self._group(g)._run(slices[g], plan) for g in range(self.groups)]
+        parts = [self._group(g).run_flat(slices[g], plan) for g in range(self.groups)]
         codebook = [p.codebook for p in parts if p.codebook is not None]
         return RunResult(
             quantized=_cat_channels([p.quantized for p in parts]),
@@ -92,56 +59,34 @@ class GroupedResidualVQ(QuantizerBase):
             codebook=torch.stack(codebook).mean() if codebook else None,
         )
 
-    def _encode_flat(self, x: Tensor, levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
         return [
             c
             for g in range(self.groups)
-            for c in self._group(g)._encode_flat(self._slice(x, g), levels)
+            for c in self._group(g).encode_flat(self._slice(x, g), num_levels)
         ]
 
-    def _decode_flat(self, codes: Tensor, levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
+        n = num_levels
         return _cat_channels(
             [
-                self._group(g)._decode_flat(codes[:, g * levels : (g + 1) * levels], levels)
+                self._group(g).decode_flat(codes[:, g * n : (g + 1) * n], n)
                 for g in range(self.groups)
             ]
         )
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
         for g in range(self.groups):
-            self._group(g)._init_from_data(self._slice(x, g))
+            self._group(g).init_codebooks(self._slice(x, g))
 
-    def _named_codebooks(self, levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
         return [
             (f"g{g}l{i}", cb)
             for g in range(self.groups)
-            for i, (_, cb) in enumerate(self._group(g)._named_codebooks(levels))
+            for i, (_, cb) in enumerate(self._group(g).named_codebooks(num_levels))
         ]
 
 
 def _cat_channels(parts: list[Tensor]) -> Tensor:
     """Concatenate flat [N, D_g] group results along channels (one group: no copy)."""
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-
-
-def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
-    """The quantizer described by ``cfg`` on a ``dim``-channel latent (groups=1: plain RVQ)."""
-    return GroupedResidualVQ(
-        dim,
-        groups=cfg.groups,
-        num_levels=cfg.num_levels,
-        codebook_size=cfg.codebook_size,
-        codebook_dim=cfg.codebook_dim,
-        normalize=cfg.normalize,
-        ema=cfg.ema,
-        decay=cfg.decay,
-        epsilon=cfg.epsilon,
-        kmeans_init=cfg.kmeans_init,
-        kmeans_iters=cfg.kmeans_iters,
-        threshold_dead=cfg.threshold_dead,
-        reset_every=cfg.reset_every,
-        commitment_weight=cfg.commitment_weight,
-        codebook_weight=cfg.codebook_weight,
-        dropout_rate=cfg.dropout_rate,
-        dropout_per_sample=cfg.dropout_per_sample,
-    )

@@ -17,6 +17,7 @@ from codec.quantize.base import (
     loss_weights,
 )
 from codec.quantize.codebook import EMACodebook
+from codec.quantize.config import CodebookConfig
 
 
 @dataclass
@@ -34,44 +35,23 @@ class LevelOutput:
 class VectorQuantizer(QuantizerBase):
     """Single-codebook VQ on ``x`` [B, dim, T].
 
-    With ``codebook_dim`` != ``dim`` the vectors are projected to ``codebook_dim`` and back;
-    with ``normalize`` codes are chosen by cosine similarity in that space (DAC's factorized,
-    L2-normalised codes). Codes are [B, 1, T].
+    With ``codebook.codebook_dim`` != ``dim`` the vectors are projected to ``codebook_dim`` and
+    back; with ``codebook.normalize`` codes are chosen by cosine similarity in that space (DAC's
+    factorized, L2-normalised codes). Codes are [B, 1, T].
     """
 
     def __init__(
         self,
         dim: int,
         codebook_size: int = 1024,
-        codebook_dim: int | None = None,
-        normalize: bool = False,
-        ema: bool = True,
-        decay: float = 0.99,
-        epsilon: float = 1e-5,
-        kmeans_init: bool = True,
-        kmeans_iters: int = 10,
-        threshold_dead: float = 0.01,
-        reset_every: int = 1,
-        commitment_weight: float = 1.0,
-        codebook_weight: float = 1.0,
+        codebook: CodebookConfig | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(dim, 1, 1, codebook_size, commitment_weight, codebook_weight)
-        inner = codebook_dim or dim
+        super().__init__(dim, 1, 1, codebook_size)
+        codebook = codebook or CodebookConfig()
+        inner = codebook.codebook_dim or dim
         self.project = Projection(dim, inner)
-        self.codebook = EMACodebook(
-            inner,
-            codebook_size,
-            normalize=normalize,
-            ema=ema,
-            decay=decay,
-            epsilon=epsilon,
-            kmeans_init=kmeans_init,
-            kmeans_iters=kmeans_iters,
-            threshold_dead=threshold_dead,
-            reset_every=reset_every,
-            seed=seed,
-        )
+        self.codebook = EMACodebook(inner, codebook_size, codebook, seed=seed)
 
     def quantize_level(self, r: Tensor, weights: Tensor | None, gain: Gain) -> LevelOutput:
         """Quantize vectors ``r`` [N, codebook_dim] (no projection); feeds the pending
@@ -85,11 +65,11 @@ class VectorQuantizer(QuantizerBase):
             return LevelOutput(codes, q, None, None)
         w = loss_weights(weights, gain)
         commit = Fq.masked_mse(r, q.detach(), w)
-        codebook = None if self.codebook.ema else Fq.masked_mse(q, r_det, w)
+        codebook = None if self.codebook.config.ema else Fq.masked_mse(q, r_det, w)
         return LevelOutput(codes, q, commit, codebook)
 
     # -- QuantizerBase hooks -----------------------------------------------------------------
-    def _run(self, x: Tensor, plan: StepPlan) -> RunResult:
+    def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
         z = self.project.inp(x)
         level = self.quantize_level(z, plan.weights, plan.gains[0])
         total = apply_gain(level.quantized.detach(), plan.gains[0])
@@ -97,17 +77,17 @@ class VectorQuantizer(QuantizerBase):
         commit = level.commit if level.commit is not None else z.new_zeros(())
         return RunResult(out, [level.codes], commit, level.codebook)
 
-    def _encode_flat(self, x: Tensor, levels: int) -> list[Tensor]:
+    def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
         return [self.codebook.nearest(self.project.inp(x))]
 
-    def _decode_flat(self, codes: Tensor, levels: int) -> Tensor:
+    def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
         return self.project.out(self.codebook.lookup(codes[:, 0]))
 
-    def _init_from_data(self, x: Tensor) -> None:
+    def init_codebooks(self, x: Tensor) -> None:
         if not self.codebook.is_initialized:
             self.codebook.init_from_data(self.project.inp(x))
 
-    def _named_codebooks(self, levels: int) -> list[tuple[str, EMACodebook]]:
+    def named_codebooks(self, num_levels: int) -> list[tuple[str, EMACodebook]]:
         return [("g0l0", self.codebook)]
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from codec.config import CodecConfig
+from codec.lightning.config import TrainConfig, codec_config
 from codec.lightning.run import register_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,6 +20,13 @@ def compose_config(*overrides: str) -> DictConfig:
     register_schema()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
         return compose(config_name="config", overrides=list(overrides))
+
+
+def tiny_codec_config(*overrides: str) -> CodecConfig:
+    """The debug experiment's tiny model (``conf/model/tiny.yaml``, GRVQ 2 x 2 x 32), with
+    Hydra overrides such as ``model.quantizer.codebook.ema=false``."""
+    typed: TrainConfig = OmegaConf.to_object(compose_config("experiment=debug", *overrides))  # type: ignore[assignment]
+    return codec_config(typed)
 
 
 @pytest.fixture(autouse=True)

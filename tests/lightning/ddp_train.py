@@ -34,7 +34,7 @@ if __name__ == "__main__":
         "trainer.strategy=ddp",
         "trainer.max_steps=4",
         "trainer.val_every=2",
-        "quantizer.dropout_rate=0.5",
+        "model.quantizer.dropout_rate=0.5",
         *sys.argv[2:],
     )
     run_training(cfg, [DumpState(run_dir)])

@@ -3,7 +3,11 @@ from pathlib import Path
 import pytest
 
 from codec.data.manifest import AudioRecord, write_manifest
+from codec.lightning.config import DataConfig
 from codec.lightning.data import load_records, resolve_data_path
+from codec.lightning.run import build_datamodule
+from codec.model import Codec
+from tests.lightning.conftest import tiny_codec_config
 
 
 def test_manifest_split_is_selected(tmp_path: Path) -> None:
@@ -26,3 +30,13 @@ def test_bundled_paths_resolve_from_anywhere(
     assert len(load_records("assets/speech/val", "val")) >= 3
     with pytest.raises(FileNotFoundError, match="data path not found"):
         load_records("no/such/folder")
+
+
+def test_training_data_has_the_models_channels() -> None:
+    codec = Codec(tiny_codec_config("model.seanet.channels=2"))
+    data = build_datamodule(DataConfig(frames_per_crop=4, batch_size=2, val_items=2), codec)
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert batch.wav.shape == (2, 2, 4 * codec.hop_length)
+    val = next(iter(data.val_dataloader()))
+    assert val.wav.shape[:2] == (2, 2)

@@ -11,7 +11,11 @@ import torch
 from codec.data.collate import AudioBatch
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.lightning.module import CodecModule, NonFiniteLossError, lr_lambda
-from tests.conftest import tiny_config
+from codec.quantize import QuantizerOutput
+from tests.lightning.conftest import tiny_codec_config
+
+# the tiny model of the debug experiment, hop 8, random-init codebooks (no k-means)
+TINY = ("model.seanet.ratios=[4,2]", "model.quantizer.codebook.kmeans_init=false")
 
 
 def batches(poisoned: set[int], count: int) -> list[AudioBatch]:
@@ -25,12 +29,18 @@ def batches(poisoned: set[int], count: int) -> list[AudioBatch]:
     return out
 
 
-def make_module(max_nonfinite: int = 5, disc: list[str] | None = None) -> CodecModule:
+def make_module(
+    max_nonfinite: int = 5,
+    disc: list[str] | None = None,
+    loss: LossConfig | None = None,
+    overrides: tuple[str, ...] = (),
+) -> CodecModule:
+    config = tiny_codec_config(*TINY, *overrides)
     torch.manual_seed(0)
     return CodecModule(
-        tiny_config(),
+        config,
         DiscriminatorConfig(names=disc if disc is not None else ["msd"], filters=2),
-        LossConfig(mel_windows=[32, 64]),
+        loss or LossConfig(mel_windows=[32, 64]),
         OptimConfig(warmup_steps=1, max_nonfinite=max_nonfinite),
         max_steps=10,
     )
@@ -75,6 +85,28 @@ def test_generator_and_discriminator_both_update_and_step_counts_generator() -> 
     assert any(not torch.equal(a, b) for a, b in zip(before_d, module.disc.parameters()))
 
 
+def test_quantizer_losses_are_logged_raw_and_weighted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loss = LossConfig(mel_windows=[32, 64], commit=0.25, codebook=2.0)
+    module = make_module(disc=[], loss=loss, overrides=("model.quantizer.codebook.ema=false",))
+    raw: list[dict[str, torch.Tensor]] = []
+
+    def record(mod: torch.nn.Module, args: object, out: QuantizerOutput) -> None:
+        raw.append({k: v.detach() for k, v in out.losses.items()})
+
+    module.codec.quantizer.register_forward_hook(record)
+    logged: dict[str, torch.Tensor] = {}
+    monkeypatch.setattr(module, "log", lambda key, value, **kw: logged.__setitem__(key, value))
+    fit(module, batches(set(), 1), max_steps=1)
+    (terms,) = raw
+    assert set(terms) == {"vq/commit", "vq/codebook"}
+    for key, value in terms.items():  # the logs show the quantizer's own, unweighted terms
+        assert torch.equal(logged[key], value), key
+    expected = loss.mel * logged["g/mel"] + 0.25 * terms["vq/commit"] + 2.0 * terms["vq/codebook"]
+    assert torch.allclose(logged["g/total"], expected, rtol=1e-6, atol=0.0)
+
+
 def test_lr_schedule() -> None:
     assert lr_lambda(0, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
     assert lr_lambda(9, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
@@ -97,3 +129,12 @@ def test_perceptual_validation_metrics() -> None:
     noisy = speech + 0.05 * torch.randn_like(speech)
     worse = perceptual_metrics(noisy, speech, 16000, torch.tensor([speech.shape[-1]]))
     assert float(worse["val/pesq_wb"]) < float(same["val/pesq_wb"])
+
+
+def test_balancer_path_trains_gradient_codebooks() -> None:
+    loss = LossConfig(mel_windows=[32, 64], balancer=True, codebook=2.0)
+    module = make_module(disc=[], loss=loss, overrides=("model.quantizer.codebook.ema=false",))
+    embeddings = [p for n, p in module.codec.quantizer.named_parameters() if "embedding" in n]
+    before = [p.detach().clone() for p in embeddings]
+    fit(module, batches(set(), 2), max_steps=2)
+    assert before and all(not torch.equal(a, b) for a, b in zip(before, embeddings))

@@ -118,7 +118,7 @@ def test_resume_after_kill(tmp_path: Path) -> None:
 
 
 def test_config_typo_is_one_clear_line(tmp_path: Path) -> None:
-    proc = run_train_py("experiment=debug", f"run_dir={tmp_path}", "quantizer.codebok_size=3")
+    proc = run_train_py("experiment=debug", f"run_dir={tmp_path}", "model.quantizer.codebok_size=3")
     assert proc.returncode != 0
     assert "codebok_size" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from codec.quantize import EMACodebook
+from codec.quantize import CodebookConfig, EMACodebook
 from codec.quantize import functional as Fq
 from codec.quantize.distributed import World, begin_step, finish_step
 from tests.quantize.helpers import assert_close
@@ -25,7 +25,7 @@ def mixture(centres: torch.Tensor, n_per: int, std: float) -> torch.Tensor:
 def test_ema_converges_to_cluster_means() -> None:
     torch.manual_seed(0)
     centres = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 4.0], [0.0, -4.0]])
-    cb = EMACodebook(2, 4, decay=0.9, kmeans_init=False, threshold_dead=0.0)
+    cb = EMACodebook(2, 4, CodebookConfig(decay=0.9, kmeans_init=False, threshold_dead=0.0))
     with torch.no_grad():  # start each code near (not at) one centre
         cb.embedding.copy_(centres + 0.8)
         cb.embedding_sum.copy_(cb.embedding)
@@ -41,7 +41,7 @@ def test_ema_converges_to_cluster_means() -> None:
 def test_dead_code_reset_moves_code_and_statistics_and_sticks() -> None:
     torch.manual_seed(0)
     centres = torch.randn(8, 4) * 3
-    cb = EMACodebook(4, 8, decay=0.99, kmeans_init=True, threshold_dead=0.1)
+    cb = EMACodebook(4, 8, CodebookConfig(decay=0.99, kmeans_init=True, threshold_dead=0.1))
     cb.init_from_data(mixture(centres, 32, 0.3))
     far = torch.full((4,), 1000.0)
     with torch.no_grad():  # force code 3 dead: far away and unused
@@ -66,7 +66,7 @@ def test_dead_code_reset_moves_code_and_statistics_and_sticks() -> None:
 
 def test_reset_in_gradient_mode_writes_the_parameter() -> None:
     torch.manual_seed(0)
-    cb = EMACodebook(2, 4, ema=False, kmeans_init=False, threshold_dead=0.5)
+    cb = EMACodebook(2, 4, CodebookConfig(ema=False, kmeans_init=False, threshold_dead=0.5))
     assert isinstance(cb.embedding, torch.nn.Parameter)
     with torch.no_grad():
         cb.embedding[1] = 500.0
@@ -78,8 +78,8 @@ def test_reset_in_gradient_mode_writes_the_parameter() -> None:
 
 def test_masked_statistics_equal_unpadded_batch() -> None:
     torch.manual_seed(0)
-    a = EMACodebook(3, 8, kmeans_init=False, threshold_dead=0.0)
-    b = EMACodebook(3, 8, kmeans_init=False, threshold_dead=0.0)
+    a = EMACodebook(3, 8, CodebookConfig(kmeans_init=False, threshold_dead=0.0))
+    b = EMACodebook(3, 8, CodebookConfig(kmeans_init=False, threshold_dead=0.0))
     b.load_state_dict(a.state_dict())
     x = torch.randn(40, 3)
     w = (torch.rand(40) > 0.3).float()
@@ -92,23 +92,25 @@ def test_masked_statistics_equal_unpadded_batch() -> None:
 
 
 def test_reset_schedule_and_threshold_zero() -> None:
-    cb = EMACodebook(2, 4, kmeans_init=False, reset_every=3)
+    cb = EMACodebook(2, 4, CodebookConfig(kmeans_init=False, reset_every=3))
     dues = []
     for _ in range(6):
         dues.append(cb.reset_due())
         step(cb, torch.randn(8, 2))
     assert dues == [False, False, True, False, False, True]
-    assert not EMACodebook(2, 4, kmeans_init=False, threshold_dead=0.0).reset_due()
-    assert not EMACodebook(2, 4, kmeans_init=True).reset_due()  # not before k-means init
+    assert not EMACodebook(2, 4, CodebookConfig(kmeans_init=False, threshold_dead=0.0)).reset_due()
+    assert not EMACodebook(
+        2, 4, CodebookConfig(kmeans_init=True)
+    ).reset_due()  # not before k-means init
 
 
 def test_state_dict_restores_flags_and_counters() -> None:
     torch.manual_seed(0)
-    cb = EMACodebook(2, 4, kmeans_init=True)
+    cb = EMACodebook(2, 4, CodebookConfig(kmeans_init=True))
     cb.init_from_data(torch.randn(32, 2))
     step(cb, torch.randn(16, 2))
-    fresh = EMACodebook(2, 4, kmeans_init=True)
+    fresh = EMACodebook(2, 4, CodebookConfig(kmeans_init=True))
     assert not fresh.is_initialized
     fresh.load_state_dict(cb.state_dict())
-    assert fresh.is_initialized and fresh._updates == 1
+    assert fresh.is_initialized and fresh.update_count == 1
     assert torch.equal(fresh.embedding, cb.embedding)

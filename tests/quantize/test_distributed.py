@@ -11,15 +11,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from codec.quantize import GroupedResidualVQ
+from codec.quantize import CodebookConfig, GroupedResidualVQ
 from tests.quantize.helpers import assert_close
 
 WORLD, STEPS = 2, 4
 
 
-def make_model(**kw: Any) -> GroupedResidualVQ:
+def make_model(threshold_dead: float, **kw: Any) -> GroupedResidualVQ:
     torch.manual_seed(0)
-    return GroupedResidualVQ(8, groups=2, num_levels=3, codebook_size=8, kmeans_iters=3, **kw)
+    codebook = CodebookConfig(kmeans_iters=3, threshold_dead=threshold_dead)
+    return GroupedResidualVQ(8, 2, 3, codebook_size=8, codebook=codebook, **kw)
 
 
 def rank_batch(rank: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:

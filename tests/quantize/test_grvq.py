@@ -3,28 +3,24 @@ from __future__ import annotations
 import pytest
 import torch
 
+from codec.builders import quantizer_from_config
 from codec.config import PRESETS, QuantizerConfig
-from codec.quantize import GroupedResidualVQ, QuantizerLayout, ResidualVQ, quantizer_from_config
+from codec.quantize import CodebookConfig, GroupedResidualVQ, QuantizerLayout, ResidualVQ
+from tests.quantize.helpers import assert_straight_through
+from tests.quantize.helpers import trained as trained_steps
 
 
-def trained(groups: int = 2, levels: int = 3, dim: int = 8, **kw: object) -> GroupedResidualVQ:
-    torch.manual_seed(0)
-    q = GroupedResidualVQ(
-        dim, groups=groups, num_levels=levels, codebook_size=8, kmeans_iters=2, **kw
-    )  # type: ignore[arg-type]
-    q.train()
-    for _ in range(2):
-        q(torch.randn(3, dim, 16))
-    return q
+def trained(groups: int = 2, levels: int = 3, dim: int = 8) -> GroupedResidualVQ:
+    codebook = CodebookConfig(kmeans_iters=2)
+
+    def make() -> GroupedResidualVQ:
+        return GroupedResidualVQ(dim, groups, levels, codebook_size=8, codebook=codebook)
+
+    return trained_steps(make, steps=2, batch=3, frames=16)
 
 
 def test_straight_through_gradient_is_upstream_gradient() -> None:
-    q = trained()
-    x = torch.randn(2, 8, 7, requires_grad=True)
-    out = q(x)
-    g = torch.randn_like(out.quantized)
-    out.quantized.backward(g)
-    assert x.grad is not None and torch.equal(x.grad, g)
+    assert_straight_through(trained(), torch.randn(2, 8, 7))
 
 
 def test_code_layout_is_group_major() -> None:
@@ -33,7 +29,7 @@ def test_code_layout_is_group_major() -> None:
     x = torch.randn(2, 8, 5)
     codes = q.encode(x)
     assert codes.shape == (2, 6, 5)
-    assert q.layout == QuantizerLayout(groups=2, levels=3, codebook_size=8)
+    assert q.layout == QuantizerLayout(groups=2, num_levels=3, codebook_size=8)
     assert q.layout.num_codebooks == q.num_codebooks == 6
     # streams 0..2 are group 0's levels: they equal group 0's own RVQ codes on its channels
     assert torch.equal(codes[:, :3], q.rvqs[0].encode(x[:, :4]))
@@ -88,23 +84,24 @@ def test_hificodec_config_is_expressible() -> None:
 
 
 def test_config_fields_reach_the_modules() -> None:
+    codebook = CodebookConfig(
+        codebook_dim=4, normalize=True, ema=False, decay=0.9, threshold_dead=0.2, reset_every=3
+    )
     cfg = QuantizerConfig(
-        groups=1, num_levels=2, codebook_size=16, codebook_dim=4, normalize=True, ema=False,
-        decay=0.9, threshold_dead=0.2, reset_every=3, dropout_rate=0.25, dropout_per_sample=True,
-        commitment_weight=0.5, codebook_weight=2.0,
+        groups=1, num_levels=2, codebook_size=16, codebook=codebook, dropout_rate=0.25,
+        dropout_per_sample=True,
     )  # fmt: skip
     q = quantizer_from_config(8, cfg)
     cb = q.rvqs[0].levels[1].codebook
-    assert (cb.dim, cb.normalize, cb.ema, cb.decay) == (4, True, False, 0.9)
-    assert (cb.threshold_dead, cb.reset_every) == (0.2, 3)
+    assert cb.dim == 4 and cb.config == codebook
+    assert q.rvqs[0].project.enabled and not q.rvqs[0].levels[1].project.enabled
     assert (q.dropout_rate, q.dropout_per_sample) == (0.25, True)
-    assert (q.commitment_weight, q.codebook_weight) == (0.5, 2.0)
     out = q(torch.randn(2, 8, 6))
     assert out.codes.shape == (2, 2, 6)
 
 
 def test_layout_dict_round_trip_and_validation() -> None:
-    layout = QuantizerLayout(groups=2, levels=4, codebook_size=1024)
+    layout = QuantizerLayout(groups=2, num_levels=4, codebook_size=1024)
     assert QuantizerLayout.from_dict(layout.to_dict()) == layout
     for bad in ({"groups": 2, "levels": 4}, {"groups": 0, "levels": 4, "codebook_size": 8},
                 {"groups": "2", "levels": 4, "codebook_size": 8}):  # fmt: skip
@@ -125,4 +122,4 @@ def test_state_dict_round_trip() -> None:
     fresh.eval()
     x = torch.randn(1, 8, 4)
     assert torch.equal(q.encode(x), fresh.encode(x))
-    assert all(cb.is_initialized for _, cb in fresh._named_codebooks(3))
+    assert all(cb.is_initialized for _, cb in fresh.named_codebooks(3))

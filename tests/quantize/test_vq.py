@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import torch
 
-from codec.quantize import VectorQuantizer
+from codec.quantize import CodebookConfig, VectorQuantizer
+from tests.quantize.helpers import assert_straight_through
 
 
 def test_projection_and_factorized_codes() -> None:
     torch.manual_seed(0)
-    q = VectorQuantizer(16, codebook_size=8, codebook_dim=4, normalize=True, kmeans_iters=2)
+    q = VectorQuantizer(16, 8, CodebookConfig(codebook_dim=4, normalize=True, kmeans_iters=2))
     assert q.project.enabled
     x = torch.randn(2, 16, 12, requires_grad=True)
     q.train()
@@ -23,7 +24,7 @@ def test_projection_and_factorized_codes() -> None:
 
 
 def test_normalized_codes_pick_by_direction() -> None:
-    q = VectorQuantizer(2, codebook_size=2, normalize=True, kmeans_init=False)
+    q = VectorQuantizer(2, 2, CodebookConfig(normalize=True, kmeans_init=False))
     with torch.no_grad():
         q.codebook.embedding.copy_(torch.tensor([[10.0, 0.0], [0.0, 0.1]]))
     x = torch.tensor([[[0.2], [1.0]]])  # nearer to code 0 in distance, to code 1 in direction
@@ -32,10 +33,6 @@ def test_normalized_codes_pick_by_direction() -> None:
 
 def test_plain_vq_is_a_one_level_quantizer() -> None:
     torch.manual_seed(0)
-    q = VectorQuantizer(4, codebook_size=4, kmeans_iters=2)
-    x = torch.randn(3, 4, 8, requires_grad=True)
-    out = q(x)
-    g = torch.randn_like(out.quantized)
-    out.quantized.backward(g)
-    assert x.grad is not None and torch.equal(x.grad, g)
+    q = VectorQuantizer(4, 4, CodebookConfig(kmeans_iters=2))
+    out = assert_straight_through(q, torch.randn(3, 4, 8))
     assert q.layout.num_codebooks == 1 and "vq/usage/g0l0" in out.metrics
