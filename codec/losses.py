@@ -278,14 +278,17 @@ def feature_matching_loss(
 
 @dataclass
 class BalancerOutput:
-    """What :meth:`GradientBalancer.backward` did (all detached, for logging).
+    """What :meth:`GradientBalancer.balance` computed.
 
     Attributes:
-        total: ``sum_k weight_k * loss_k`` (the unbalanced objective).
-        grad_norms: per loss, the gradient norm this step (averaged over ranks).
-        ema_norms: per loss, the EMA of the gradient norm used to normalise.
+        surrogate: scalar whose gradient w.r.t. the output is the balanced gradient: add it to
+            any other loss and backpropagate once (in Lightning via ``manual_backward``).
+        total: ``sum_k weight_k * loss_k`` (the unbalanced objective; detached, for logging).
+        grad_norms: per loss, this rank's gradient norm this step (detached).
+        ema_norms: per loss, the EMA of the rank-averaged norm used to normalise (detached).
     """
 
+    surrogate: Tensor
     total: Tensor
     grad_norms: dict[str, Tensor]
     ema_norms: dict[str, Tensor]
@@ -298,7 +301,8 @@ class GradientBalancer(nn.Module):
     by its share ``w_k / sum(w)`` of ``total_norm``, so each loss moves the output in
     proportion to its weight whatever its raw scale. Under ``torch.distributed`` the norms are
     averaged across ranks with one ``all_reduce`` per step, so every rank keeps the same EMA.
-    The EMA state is in buffers (saved with the checkpoint).
+    The EMA state is in buffers (saved with the checkpoint). :meth:`balance` returns a
+    surrogate loss to backpropagate with the others in one backward (what DDP needs).
     """
 
     ema_sum: Tensor
@@ -343,8 +347,11 @@ class GradientBalancer(nn.Module):
         self.ema_count.mul_(self.ema_decay).add_(1.0)
         return (self.ema_sum / self.ema_count).to(norms)
 
-    def backward(self, losses: Mapping[str, Tensor], output: Tensor) -> BalancerOutput:
-        """Backpropagate the balanced combination of ``losses`` through ``output``.
+    def balance(self, losses: Mapping[str, Tensor], output: Tensor) -> BalancerOutput:
+        """The balanced combination of ``losses`` as a surrogate loss; backpropagates nothing.
+
+        Only gradients w.r.t. ``output`` are taken (``autograd.grad``), never parameter
+        gradients, so the one backward of the caller's choice (e.g. through DDP) does it all.
 
         Args:
             losses: scalar losses, exactly the keys of ``weights``; each depends on ``output``.
@@ -361,12 +368,18 @@ class GradientBalancer(nn.Module):
         out_grad = torch.zeros_like(output)
         for scale, grad in zip(scales, grads):
             out_grad.add_(grad * scale)
-        # Same as output.backward(out_grad), without torch's slow first-call import of
-        # symbolic-shape checks that an explicit grad argument triggers.
-        (output * out_grad).sum().backward()
         total = sum(self.weights[n] * losses[n].detach() for n in self.names)
         return BalancerOutput(
+            # d/d(output) of this is out_grad; output.backward(out_grad) would do the same but
+            # triggers torch's slow first-call import of symbolic-shape checks.
+            surrogate=(output * out_grad.detach()).sum(),
             total=torch.as_tensor(total),
             grad_norms=dict(zip(self.names, norms)),
             ema_norms=dict(zip(self.names, ema.detach())),
         )
+
+    def backward(self, losses: Mapping[str, Tensor], output: Tensor) -> BalancerOutput:
+        """:meth:`balance`, then backpropagate its surrogate (plain, non-distributed use)."""
+        out = self.balance(losses, output)
+        out.surrogate.backward()
+        return out

@@ -247,15 +247,17 @@ class CodecModule(L.LightningModule):
         return sum((weights[k] * v for k, v in terms.items()), torch.zeros((), device=self.device))
 
     def _generator_backward(self, terms: dict[str, Tensor], audio: Tensor) -> Tensor:
-        if self.balancer is not None:
-            balanced = {k: terms[k] for k in self.balancer.names}
+        if self.balancer is None:
+            self.manual_backward(self._weighted_total(terms))
+        else:
+            # The balancer only takes gradients w.r.t. `audio`; the parameters get theirs from
+            # this one manual_backward, the only backward DDP's reducer can follow (a second,
+            # plain one leaves the ranks' gradients unsynchronised and breaks the next step).
+            balanced = self.balancer.balance({k: terms[k] for k in self.balancer.names}, audio)
             # the quantizer terms do not pass through the audio the balancer normalises against,
             # so they are weighted directly
             vq = self._weighted_total({k: v for k, v in terms.items() if k.startswith("vq/")})
-            self.manual_backward(vq, retain_graph=True)
-            self.balancer.backward(balanced, audio)
-        else:
-            self.manual_backward(self._weighted_total(terms))
+            self.manual_backward(vq + balanced.surrogate)
         return torch.nn.utils.clip_grad_norm_(
             self.codec.parameters(), self.optim_cfg.grad_clip
         ).detach()

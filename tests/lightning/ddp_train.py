@@ -1,5 +1,6 @@
 """Launched by test_ddp.py: trains the debug experiment on 2 CPU processes (gloo) and dumps
-each rank's final codec weights and quantizer buffers to ``<run_dir>/rank<r>.safetensors``."""
+each rank's final codec weights and quantizer buffers (and the loss balancer's EMA, when on) to
+``<run_dir>/rank<r>.safetensors``. Usage: ``ddp_train.py RUN_DIR [HYDRA_OVERRIDE ...]``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class DumpState(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         state = {k: v.detach().contiguous().cpu() for k, v in pl_module.codec.state_dict().items()}  # type: ignore[union-attr]
+        if pl_module.balancer is not None:  # its norm EMA must agree across ranks too
+            for key, value in pl_module.balancer.state_dict().items():  # type: ignore[union-attr]
+                state[f"balancer.{key}"] = value.detach().contiguous().cpu()
         save_file(state, str(self.run_dir / f"rank{trainer.global_rank}.safetensors"))
 
 

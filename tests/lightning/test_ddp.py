@@ -16,10 +16,20 @@ from tests.lightning.conftest import REPO
 pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 
 
-def test_two_ranks_keep_identical_weights_and_codebooks(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param((), id="weighted-sum"),
+        # EnCodec's balancer takes its own gradients; they must still go through DDP's reducer
+        pytest.param(("loss.balancer=true",), id="balancer"),
+    ],
+)
+def test_two_ranks_keep_identical_weights_and_codebooks(
+    tmp_path: Path, overrides: tuple[str, ...]
+) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tests/lightning/ddp_train.py"), str(tmp_path)],
+        [sys.executable, str(REPO / "tests/lightning/ddp_train.py"), str(tmp_path), *overrides],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -32,6 +42,7 @@ def test_two_ranks_keep_identical_weights_and_codebooks(tmp_path: Path) -> None:
     assert rank0.keys() == rank1.keys()
     codebooks = [k for k in rank0 if "quantizer" in k and "embedding" in k]
     assert codebooks
+    assert any(k.startswith("balancer.") for k in rank0) == bool(overrides)
     initial = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert initial["global_step"] == 4
     for key in rank0:
