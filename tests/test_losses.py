@@ -250,3 +250,52 @@ def test_balancer_with_real_single_rank_group(tmp_path: Path) -> None:
         assert out.ema_norms["a"].item() == pytest.approx(out.grad_norms["a"].item())
     finally:
         dist.destroy_process_group()
+
+
+def _reference_out_grad(
+    losses: dict[str, torch.Tensor],
+    y: torch.Tensor,
+    weights: dict[str, float],
+    ema: dict[str, list[float]],
+    per_batch_item: bool,
+    decay: float,
+) -> torch.Tensor:
+    """EnCodec's balanced gradient w.r.t. ``y``, written out: each loss's gradient divided by
+    the (bias-corrected) EMA of its norm, times its weight share. ``ema`` holds [sum, count]."""
+    out = torch.zeros_like(y)
+    for name, loss in losses.items():
+        (grad,) = torch.autograd.grad(loss, y, retain_graph=True)
+        norm = grad.flatten(1).norm(dim=1).mean() if per_batch_item else grad.norm()
+        ema[name] = [decay * ema[name][0] + norm.item(), decay * ema[name][1] + 1.0]
+        share = weights[name] / sum(weights.values())
+        out += grad * share / (1e-12 + ema[name][0] / ema[name][1])
+    return out
+
+
+@pytest.mark.parametrize("per_batch_item", [True, False])
+def test_balance_surrogate_in_one_backward_matches_reference(per_batch_item: bool) -> None:
+    # What the training module does: the balanced surrogate plus a term that bypasses the
+    # output (the VQ losses), backpropagated once. `balance` itself must not touch any
+    # parameter's .grad (under DDP only the one backward may).
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 8)
+    weights = {"a": 2.0, "b": 1.0}
+    balancer = GradientBalancer(weights, ema_decay=0.5, per_batch_item=per_batch_item)
+    ema = {name: [0.0, 0.0] for name in weights}
+    for _ in range(3):
+        model.zero_grad(set_to_none=True)
+        y = model(torch.randn(3, 6))
+        losses = {"a": y.square().mean(), "b": 1e3 * y[:, :4].abs().mean()}
+        vq = 0.3 * model.weight.square().sum()
+        ref_out = _reference_out_grad(losses, y, weights, ema, per_batch_item, 0.5)
+        params = list(model.parameters())
+        reference = torch.autograd.grad(vq + (y * ref_out).sum(), params, retain_graph=True)
+        out = balancer.balance(losses, y)
+        assert all(p.grad is None for p in model.parameters())
+        (vq + out.surrogate).backward()
+        for param, expected in zip(params, reference):
+            assert param.grad is not None
+            torch.testing.assert_close(param.grad, expected, rtol=1e-5, atol=1e-7)
+        for name in weights:
+            ema_norm = ema[name][0] / ema[name][1]
+            assert out.ema_norms[name].item() == pytest.approx(ema_norm, rel=1e-5)
