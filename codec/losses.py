@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.distributed as dist
@@ -21,6 +21,8 @@ from torch.nn import functional as F
 from codec.inputs import mono_batch
 
 AdversarialKind = Literal["hinge", "lsgan"]
+#: the adversarial loss kinds ``adversarial_g_loss`` / ``adversarial_d_loss`` accept
+ADVERSARIAL_KINDS: tuple[str, ...] = get_args(AdversarialKind)
 
 DEFAULT_MEL_WINDOWS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
 DEFAULT_MEL_BINS: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)
@@ -215,8 +217,10 @@ def l1_loss(x: Tensor, y: Tensor, lengths: Tensor | None = None) -> Tensor:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in ("hinge", "lsgan"):
-        raise ValueError(f"unknown adversarial loss {kind!r}; expected 'hinge' or 'lsgan'")
+    if kind not in ADVERSARIAL_KINDS:
+        raise ValueError(
+            f"unknown adversarial loss {kind!r}; expected one of {', '.join(ADVERSARIAL_KINDS)}"
+        )
 
 
 def adversarial_g_loss(logits: Sequence[Tensor], kind: AdversarialKind | str = "hinge") -> Tensor:

@@ -4,13 +4,57 @@ Each Hydra group writes under its own key (``model``, ``discriminator``, ``loss`
 ``data``, ``trainer``, ``logger``); the ``quantizer`` group writes into ``model.quantizer``.
 ``model`` is the core :class:`~codec.config.CodecConfig` itself: one schema for training and
 for exported models.
+
+Every dataclass checks its values in ``__post_init__``, which runs when ``OmegaConf.to_object``
+builds the typed config: a bad value stops the run before any model or data is built, with
+one line naming the key and what it accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import get_args
+
+from lightning.pytorch.accelerators import AcceleratorRegistry
+from lightning.pytorch.strategies import StrategyRegistry
 
 from codec.config import CodecConfig
+from codec.data.datasets import Normalize
+from codec.discriminators import DISCRIMINATORS
+from codec.losses import ADVERSARIAL_KINDS
+
+#: ``optim.decay``: the learning-rate decays ``codec.lightning.module.lr_lambda`` implements
+LR_DECAYS = ("cosine", "linear", "none")
+#: ``logger.kind``: what ``codec.lightning.run.make_logger`` builds
+LOGGER_KINDS = ("tensorboard", "wandb", "none")
+#: ``freeze``: the codec parts that can be frozen
+FREEZABLE = ("encoder", "quantizer", "decoder")
+#: ``trainer.precision``: Lightning's precision strings (fp16 is refused later, by the run)
+PRECISIONS = (
+    *("32-true", "32", "bf16-mixed", "bf16", "bf16-true"),
+    *("16-mixed", "16", "16-true", "64-true", "64"),
+)
+
+
+def check_choice(key: str, value: str, allowed: Iterable[str]) -> None:
+    """One-line error naming ``key`` unless ``value`` is one of ``allowed``."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ValueError(f"config key '{key}' must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def check_min(key: str, value: float, low: float, strict: bool = False) -> None:
+    """One-line error naming ``key`` unless ``value >= low`` (``> low`` when ``strict``)."""
+    if value < low or (strict and value == low):
+        raise ValueError(f"config key '{key}' must be {'>' if strict else '>='} {low}, got {value}")
+
+
+def check_fraction(key: str, value: float, closed: bool = True) -> None:
+    """One-line error naming ``key`` unless ``value`` lies in [0, 1] ([0, 1) if not ``closed``)."""
+    if not 0 <= value <= 1 or (not closed and value == 1):
+        bounds = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(f"config key '{key}' must be in {bounds}, got {value}")
 
 
 @dataclass
@@ -19,6 +63,13 @@ class DiscriminatorConfig:
 
     names: list[str] = field(default_factory=lambda: ["mpd", "msstft"])
     filters: int = 32
+
+    def __post_init__(self) -> None:
+        for name in self.names:
+            check_choice("discriminator.names", name, sorted(DISCRIMINATORS))
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"config key 'discriminator.names' has repeats: {list(self.names)}")
+        check_min("discriminator.filters", self.filters, 1)
 
 
 @dataclass
@@ -37,6 +88,15 @@ class LossConfig:
     balancer: bool = False
     mel_windows: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048])
 
+    def __post_init__(self) -> None:
+        check_choice("loss.adversarial", self.adversarial, ADVERSARIAL_KINDS)
+        for name in ("mel", "l1", "adv", "feat", "commit", "codebook"):
+            check_min(f"loss.{name}", getattr(self, name), 0)
+        if not self.mel_windows or min(self.mel_windows) < 2:
+            raise ValueError(
+                f"config key 'loss.mel_windows' must be sizes >= 2, got {self.mel_windows}"
+            )
+
 
 @dataclass
 class OptimConfig:
@@ -52,6 +112,22 @@ class OptimConfig:
     max_nonfinite: int = 20
     weight_ema: float = 0.0
 
+    def __post_init__(self) -> None:
+        check_choice("optim.decay", self.decay, LR_DECAYS)
+        check_min("optim.lr_g", self.lr_g, 0, strict=True)
+        check_min("optim.lr_d", self.lr_d, 0)
+        if len(self.betas) != 2:
+            raise ValueError(f"config key 'optim.betas' must be two numbers, got {self.betas}")
+        for beta in self.betas:
+            check_fraction("optim.betas", beta, closed=False)
+        check_min("optim.weight_decay", self.weight_decay, 0)
+        check_min("optim.warmup_steps", self.warmup_steps, 0)
+        check_fraction("optim.min_lr_ratio", self.min_lr_ratio)
+        check_min("optim.grad_clip", self.grad_clip, 0, strict=True)
+        check_min("optim.disc_start_step", self.disc_start_step, 0)
+        check_min("optim.max_nonfinite", self.max_nonfinite, 1)
+        check_fraction("optim.weight_ema", self.weight_ema, closed=False)
+
 
 @dataclass
 class DataConfig:
@@ -66,6 +142,14 @@ class DataConfig:
     val_max_seconds: float = 6.0
     normalize: str = "peak"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("data.normalize", self.normalize, get_args(Normalize))
+        check_min("data.frames_per_crop", self.frames_per_crop, 1)
+        check_min("data.batch_size", self.batch_size, 1)
+        check_min("data.num_workers", self.num_workers, 0)
+        check_min("data.val_items", self.val_items, 1)
+        check_min("data.val_max_seconds", self.val_max_seconds, 0, strict=True)
 
 
 @dataclass
@@ -83,6 +167,20 @@ class TrainerConfig:
     num_threads: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        check_choice("trainer.precision", self.precision, PRECISIONS)
+        # "gpu" is Lightning's alias of cuda/mps; ddp variants are registered strategies
+        accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
+        check_choice("trainer.accelerator", self.accelerator, accelerators)
+        strategies = ["auto", *StrategyRegistry.available_strategies()]
+        check_choice("trainer.strategy", self.strategy, strategies)
+        if self.devices < 1 and self.devices != -1:
+            raise ValueError(f"config key 'trainer.devices' must be >= 1 or -1, got {self.devices}")
+        for name in ("num_nodes", "max_steps", "val_every", "log_every", "checkpoint_every"):
+            check_min(f"trainer.{name}", getattr(self, name), 1)
+        check_min("trainer.max_minutes", self.max_minutes, 0)
+        check_min("trainer.num_threads", self.num_threads, 0)
+
 
 @dataclass
 class LoggerConfig:
@@ -91,6 +189,11 @@ class LoggerConfig:
     audio_items: int = 2
     project: str = "codec"
     offline: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice("logger.kind", self.kind, LOGGER_KINDS)
+        check_min("logger.audio_every", self.audio_every, 0)
+        check_min("logger.audio_items", self.audio_items, 0)
 
 
 @dataclass
@@ -108,6 +211,10 @@ class TrainConfig:
     freeze: list[str] = field(default_factory=list)
     seed: int = 0
     experiment: str = ""
+
+    def __post_init__(self) -> None:
+        for part in self.freeze:
+            check_choice("freeze", part, FREEZABLE)
 
 
 def codec_config(cfg: TrainConfig) -> CodecConfig:

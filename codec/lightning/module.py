@@ -108,9 +108,17 @@ class CodecModule(L.LightningModule):
     def train(self, mode: bool = True) -> CodecModule:
         """Frozen codec parts stay in eval mode (a frozen quantizer must not update its EMA)."""
         super().train(mode)
+        self._hold_frozen_in_eval()
+        return self
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Lightning does not always go through ``train()``: a fresh module is in train mode
+        # from construction, and loops restore modes by setting ``.training`` directly.
+        self._hold_frozen_in_eval()
+
+    def _hold_frozen_in_eval(self) -> None:
         for part in self.frozen_parts:
             getattr(self.codec, part).eval()
-        return self
 
     def _make_balancer(self, loss: LossConfig) -> GradientBalancer | None:
         if not loss.balancer:
@@ -134,8 +142,16 @@ class CodecModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         o = self.optim_cfg
         betas = (float(o.betas[0]), float(o.betas[1]))
+        # frozen parts get no optimiser state (and weight decay cannot move them)
+        frozen = {
+            id(p) for part in self.frozen_parts for p in getattr(self.codec, part).parameters()
+        }
+        params_g = [p for p in self.codec.parameters() if id(p) not in frozen]
         opt_g = torch.optim.AdamW(
-            self.codec.parameters(), o.lr_g, betas=betas, weight_decay=o.weight_decay
+            params_g or [nn.Parameter(torch.zeros(1))],
+            o.lr_g,
+            betas=betas,
+            weight_decay=o.weight_decay,
         )
         params_d = (
             list(self.disc.parameters())

@@ -15,7 +15,15 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from codec.lightning.callbacks import AtomicCheckpointIO, AudioLoggingCallback, ExportCallback
-from codec.lightning.config import DataConfig, LoggerConfig, TrainConfig, codec_config
+from codec.lightning.config import (
+    FREEZABLE,
+    LOGGER_KINDS,
+    DataConfig,
+    LoggerConfig,
+    TrainConfig,
+    check_choice,
+    codec_config,
+)
 from codec.lightning.data import CodecDataModule
 from codec.lightning.module import CodecModule, NonFiniteLossError
 from codec.model import Codec
@@ -48,7 +56,8 @@ def unfreeze(node: DictConfig | ListConfig) -> None:
 def run_training(cfg: DictConfig, callbacks: list[L.Callback] | None = None) -> CodecModule:
     """Train from a composed Hydra config; user errors exit with one clear line.
 
-    ``callbacks`` are added to the trainer's (tests use them to inspect the run).
+    ``callbacks`` are added to the trainer's (tests use them to inspect the run). Building the
+    typed config validates every value, before anything is written or built.
     """
     try:
         typed: TrainConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
@@ -165,7 +174,8 @@ def make_logger(cfg: LoggerConfig, run_dir: Path) -> Any:
         return WandbLogger(project=cfg.project, save_dir=str(run_dir), offline=cfg.offline)
     if cfg.kind == "none":
         return False
-    raise ValueError(f"logger.kind must be tensorboard, wandb or none, got {cfg.kind!r}")
+    check_choice("logger.kind", cfg.kind, LOGGER_KINDS)
+    raise AssertionError(f"logger.kind {cfg.kind!r} is allowed but not built")
 
 
 def resume_path(resume: str, run_dir: Path) -> str | None:
@@ -191,10 +201,11 @@ def init_weights(codec: Codec, source: str) -> None:
 
 
 def freeze(module: CodecModule, parts: list[str]) -> None:
-    """Freeze ``encoder`` / ``quantizer`` / ``decoder`` of the codec (no gradients; a frozen
-    quantizer also stays in eval mode, so its EMA codebooks stop updating)."""
+    """Freeze ``encoder`` / ``quantizer`` / ``decoder`` of the codec: no gradients, no optimiser
+    state, and eval mode for the whole run (the module keeps them there), so a frozen
+    quantizer's EMA codebooks, usage counters and dead-code resets stop too."""
     for part in parts:
-        if part not in ("encoder", "quantizer", "decoder"):
-            raise ValueError(f"freeze accepts encoder, quantizer, decoder; got {part!r}")
+        check_choice("freeze", part, FREEZABLE)
         getattr(module.codec, part).requires_grad_(False)
     module.frozen_parts = list(parts)
+    module.train(module.training)  # puts the frozen parts in eval mode now
