@@ -195,7 +195,8 @@ class StreamingConv1d(StreamingConv[ConvState]):
         weight, bias = self.conv.weight, self.conv.bias
         if kernels_apply(x, weight) and (accumulate is None or accumulate.dtype == x.dtype):
             return pointwise_conv1d(x, weight, bias, accumulate, inplace)
-        y = F.conv1d(x, weight, bias)
+        # torch's conv rejects an empty chunk (a flush), the GEMM forms do not
+        y = F.conv1d(x, weight, bias) if x.shape[-1] else self._no_output(x)
         return y if accumulate is None else accumulate + y
 
     def _offline(self, x: Tensor) -> Tensor | None:
