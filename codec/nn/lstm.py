@@ -49,7 +49,9 @@ class StreamingLSTM(StreamingModule[LSTMState]):
         if x.shape[-1] == 0:
             return x
         seq = x.permute(2, 0, 1)  # [T, B, C]: nn.LSTM is time-major here, as in EnCodec
-        if seq.shape[0] <= SHORT_CHUNK and kernels_apply(x, self.lstm.weight_ih_l0):
+        if seq.shape[0] <= SHORT_CHUNK and kernels_apply(
+            x, self.lstm.get_parameter("weight_ih_l0")
+        ):
             # oneDNN's LSTM has a large fixed cost per call: for the few steps of a streaming
             # chunk the native kernel is several times faster (same maths; measured on CPU
             # float32). Not under autocast: there the native kernel runs in float32 and oneDNN
