@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from codec.nn.kernels import (
     conv1d_unpadded,
     conv_transpose1d_fold,
+    kernels_apply,
     padded_conv1d,
     pointwise_conv1d,
 )
@@ -191,15 +192,24 @@ class StreamingConv1d(StreamingConv[ConvState]):
     ) -> Tensor:
         """1x1 conv of ``x`` [B, C_in, T], added to ``accumulate`` [B, C_out, T] if given
         (in place when ``inplace``: the caller owns ``accumulate``)."""
-        return pointwise_conv1d(x, self.conv.weight, self.conv.bias, accumulate, inplace)
+        weight, bias = self.conv.weight, self.conv.bias
+        if kernels_apply(x, weight) and (accumulate is None or accumulate.dtype == x.dtype):
+            return pointwise_conv1d(x, weight, bias, accumulate, inplace)
+        # torch's conv rejects an empty chunk (a flush), the GEMM forms do not
+        y = F.conv1d(x, weight, bias) if x.shape[-1] else self._no_output(x)
+        return y if accumulate is None else accumulate + y
 
     def _offline(self, x: Tensor) -> Tensor | None:
         """Offline output without a padded copy of ``x``; ``None`` if that form does not apply."""
         extra = extra_padding(x.shape[-1], self.kernel_size, self.stride, self.dilation)
         padding = (self.left, self.right + extra)
-        return padded_conv1d(
-            x, self.conv.weight, self.conv.bias, self.stride, self.dilation, padding, self.pad_mode
-        )
+        weight, bias = self.conv.weight, self.conv.bias
+        if not kernels_apply(x, weight):
+            if x.shape[-1] == 0:
+                return None  # as below: the streaming path emits nothing
+            x = pad1d(x, *padding, self.pad_mode)
+            return F.conv1d(x, weight, bias, self.stride, 0, self.dilation)
+        return padded_conv1d(x, weight, bias, self.stride, self.dilation, padding, self.pad_mode)
 
     def _no_output(self, x: Tensor) -> Tensor:
         return x.new_zeros(x.shape[0], self.out_channels, 0)
@@ -230,7 +240,11 @@ class StreamingConv1d(StreamingConv[ConvState]):
         if n <= 0:
             return self._no_output(buffer)
         windows = buffer[..., : (n - 1) * self.stride + self.k_eff]
-        y = conv1d_unpadded(windows, self.conv.weight, self.conv.bias, self.stride, self.dilation)
+        weight, bias = self.conv.weight, self.conv.bias
+        if kernels_apply(windows, weight):
+            y = conv1d_unpadded(windows, weight, bias, self.stride, self.dilation)
+        else:
+            y = F.conv1d(windows, weight, bias, self.stride, 0, self.dilation)
         state.buffer = buffer[..., n * self.stride :]
         return y
 
@@ -298,12 +312,19 @@ class StreamingConvTranspose1d(StreamingConv[ConvTransposeState]):
                 f"{self.trim_right_ratio}); use trim_right_ratio=1.0"
             )
 
+    def _transpose(self, x: Tensor) -> Tensor:
+        """The untrimmed, bias-free transposed conv ``[B, C_in, F] -> [B, C_out, (F-1)*s + k]``."""
+        weight = self.convtr.weight
+        if kernels_apply(x, weight):
+            return conv_transpose1d_fold(x, weight, self.stride)
+        return F.conv_transpose1d(x, weight, None, self.stride)
+
     def step(self, x: Tensor, state: ConvTransposeState) -> Tensor:
         n = x.shape[-1]
         # At the end, the last frame's overlap is emitted too, minus what the right trim removes.
         tail = self.overlap - self.right if state.final else 0
         if n > 0:
-            y = conv_transpose1d_fold(x, self.convtr.weight, self.stride)
+            y = self._transpose(x)
             if state.partial is not None:
                 y[..., : self.overlap] += state.partial
             out = y[..., : n * self.stride + tail]

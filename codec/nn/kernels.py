@@ -10,6 +10,10 @@ that torch's generic kernels make:
   existing tensor (the residual sum) so the separate addition disappears.
 - ``conv_transpose1d_fold``: a transposed convolution as one GEMM plus an overlap-add,
   1.5-3x faster than torch's CPU kernel for SEANet's up-sampling layers.
+
+They were measured (speed and accuracy) on CPU float32 only, and some accumulate in place into
+float32 tensors, which autocast's lower-precision GEMMs cannot do: callers check
+``kernels_apply`` and use torch's reference ops everywhere else (GPU, bf16, autocast).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "conv1d_unpadded",
     "conv1d_zero_padded",
     "conv_transpose1d_fold",
+    "kernels_apply",
     "padded_conv1d",
     "pointwise_conv1d",
 ]
@@ -35,6 +40,18 @@ FEW_FRAMES_TRANSPOSED = 64
 BLOCK_FLOATS = 4 * 2**20
 # Below this many weights per output sample (C_in * K), im2col + GEMM beats oneDNN's kernel.
 SMALL_IM2COL = 16
+
+
+def kernels_apply(x: Tensor, weight: Tensor) -> bool:
+    """Whether the forms below may run on ``x`` with ``weight``: CPU float32, autocast off for
+    the input's device (where they were measured); otherwise use ``F.conv1d`` & co."""
+    device = x.device.type
+    return (
+        device == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and not torch.is_autocast_enabled(device)
+    )
 
 
 def pointwise_conv1d(

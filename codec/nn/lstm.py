@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from codec.nn.kernels import kernels_apply
 from codec.nn.streaming import State, StreamingModule, zero_rows
 
 __all__ = ["LSTMState", "StreamingLSTM"]
@@ -48,9 +49,16 @@ class StreamingLSTM(StreamingModule[LSTMState]):
         if x.shape[-1] == 0:
             return x
         seq = x.permute(2, 0, 1)  # [T, B, C]: nn.LSTM is time-major here, as in EnCodec
-        # oneDNN's LSTM has a large fixed cost per call: for the few steps of a streaming chunk
-        # the native kernel is several times faster (same maths).
-        with torch.backends.mkldnn.flags(enabled=seq.shape[0] > SHORT_CHUNK):
+        if seq.shape[0] <= SHORT_CHUNK and kernels_apply(
+            x, self.lstm.get_parameter("weight_ih_l0")
+        ):
+            # oneDNN's LSTM has a large fixed cost per call: for the few steps of a streaming
+            # chunk the native kernel is several times faster (same maths; measured on CPU
+            # float32). Not under autocast: there the native kernel runs in float32 and oneDNN
+            # in bf16, so a chunk's precision would depend on its length.
+            with torch.backends.mkldnn.flags(enabled=False):
+                y, state.hidden = self.lstm(seq, state.hidden)
+        else:
             y, state.hidden = self.lstm(seq, state.hidden)
         if self.skip:
             y = y + seq

@@ -103,6 +103,13 @@ class Projection(nn.Module):
         self.out: nn.Module = nn.Linear(inner, dim) if self.enabled else nn.Identity()
 
 
+def float32_only(x: object) -> torch.autocast:
+    """Autocast off for ``x``'s device: under bf16 the distance GEMMs would pick other codes
+    and round the EMA statistics, so the quantizer always runs in float32."""
+    device = x.device.type if isinstance(x, Tensor) else "cpu"
+    return torch.autocast(device, enabled=False)
+
+
 def loss_weights(weights: Tensor | None, gain: Gain) -> Tensor | None:
     """Per-frame loss weights [N] for a level: valid frames times its dropout gain."""
     if isinstance(gain, Tensor):
@@ -183,36 +190,38 @@ class QuantizerBase(nn.Module):
     ) -> QuantizerOutput:
         """Quantize ``x`` [B, D, T]; ``mask`` [B, T] bool (True = valid frame) keeps padding out
         of statistics, losses and metrics. In training mode also updates the codebooks."""
-        num_levels = self._num_levels_for(num_codebooks)
-        x_flat, weights = self._flatten(x, mask)
-        batch, _, frames = x.shape
-        named = self.named_codebooks(num_levels)
-        codebooks = [cb for _, cb in named]
-        world = current_world()
-        if self.training and not all(
-            cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
-        ):
-            self._kmeans_init(x_flat, weights, world)
-        flat = begin_step(codebooks, world, x_flat.device, self.training)
-        counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
-        try:
-            gains = self._dropout_gains(batch, frames, num_levels, x.device)
-            run = self.run_flat(x_flat, StepPlan(num_levels, weights, gains))
-            if self.training:
-                resets = finish_step(codebooks, flat, world)
-            else:
-                resets = [flat.new_zeros(()) for _ in codebooks]
-        finally:
-            for cb in codebooks:
-                cb.pending = None
-        return self._output(x, run, named, counts, resets)
+        with float32_only(x):
+            num_levels = self._num_levels_for(num_codebooks)
+            x_flat, weights = self._flatten(x, mask)
+            batch, _, frames = x.shape
+            named = self.named_codebooks(num_levels)
+            codebooks = [cb for _, cb in named]
+            world = current_world()
+            if self.training and not all(
+                cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
+            ):
+                self._kmeans_init(x_flat, weights, world)
+            flat = begin_step(codebooks, world, x_flat.device, self.training)
+            counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
+            try:
+                gains = self._dropout_gains(batch, frames, num_levels, x.device)
+                run = self.run_flat(x_flat, StepPlan(num_levels, weights, gains))
+                if self.training:
+                    resets = finish_step(codebooks, flat, world)
+                else:
+                    resets = [flat.new_zeros(()) for _ in codebooks]
+            finally:
+                for cb in codebooks:
+                    cb.pending = None
+            return self._output(x, run, named, counts, resets)
 
     @torch.no_grad()
     def encode(self, x: Tensor, num_codebooks: int | None = None) -> Tensor:
         """Codes [B, K, T] (int64) of ``x`` [B, D, T]; K = ``num_codebooks`` or all."""
         num_levels = self._num_levels_for(num_codebooks)
         x_flat, _ = self._flatten(x, None)
-        codes = self.encode_flat(x_flat, num_levels)
+        with float32_only(x_flat):
+            codes = self.encode_flat(x_flat, num_levels)
         return self._codes_to_bkt(codes, x.shape[0], x.shape[2])
 
     @torch.no_grad()
@@ -222,7 +231,8 @@ class QuantizerBase(nn.Module):
         num_levels = self._check_codes(codes)
         batch, k, frames = codes.shape
         flat = codes.transpose(1, 2).reshape(batch * frames, k)
-        out = self.decode_flat(flat, num_levels)
+        with float32_only(codes):
+            out = self.decode_flat(flat, num_levels)
         return out.view(batch, frames, self.dim).transpose(1, 2).contiguous()
 
     # -- helpers -----------------------------------------------------------------------------
