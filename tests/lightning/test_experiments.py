@@ -28,11 +28,9 @@ pytestmark = pytest.mark.slow
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf/experiment").glob("*.yaml"))
 PRECISIONS = ["32-true", "bf16-mixed"]
 
-# Being fixed elsewhere; strict, so each flips to a failure (remove the mark) once fixed.
-KNOWN_FAILURES = {
-    ("hificodec_16k_2kbps", "*"): "unknown adversarial loss 'ls' (config fix pending)",
-    ("encodec_24k_6kbps", "ddp"): "loss.balancer=true crashes under DDP (fix pending)",
-}
+# Cases that fail for a known, open reason: (name, "single" | "ddp" | "*") -> reason. Strict,
+# so a fixed case fails until its entry is removed.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 # Seconds per run: a tiny SEANet (hop 16), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
 # of 16 frames, the bundled speech (libritts_24k's manifest exists only after its recipe).
