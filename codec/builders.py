@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from codec.config import QuantizerConfig
+from torch import nn
+
+from codec.config import CodecConfig, QuantizerConfig
+from codec.hifigan.encoder import HiFiGANEncoder
+from codec.hifigan.generator import HiFiGANGenerator
 from codec.quantize.grvq import GroupedResidualVQ
+from codec.seanet.decoder import SEANetDecoder
+from codec.seanet.encoder import SEANetEncoder
 
 
 def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
@@ -17,3 +23,17 @@ def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
         dropout_rate=cfg.dropout_rate,
         dropout_per_sample=cfg.dropout_per_sample,
     )
+
+
+def encoder_from_config(cfg: CodecConfig) -> nn.Module:
+    """The encoder of ``cfg.architecture``: waveform ``[B, C, T]`` -> latent ``[B, D, F]``."""
+    if cfg.architecture == "hifigan":
+        return HiFiGANEncoder(cfg.hifigan)
+    return SEANetEncoder(cfg.seanet)
+
+
+def decoder_from_config(cfg: CodecConfig) -> nn.Module:
+    """The decoder of ``cfg.architecture``: latent ``[B, D, F]`` -> waveform ``[B, C, F * hop]``."""
+    if cfg.architecture == "hifigan":
+        return HiFiGANGenerator(cfg.hifigan)
+    return SEANetDecoder(cfg.seanet)

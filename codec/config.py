@@ -52,6 +52,64 @@ class SEANetConfig:
 
 
 @dataclass(frozen=True)
+class HiFiGANConfig:
+    """HiFi-Codec's HiFi-GAN-style encoder and generator (AcademiCodec's layout; not streamable).
+
+    ``ratios`` / ``kernel_sizes`` are the generator's upsampling strides and kernels (the
+    encoder downsamples with them reversed). Widths: the encoder starts at ``encoder_filters``
+    and doubles per stage, the generator starts at ``decoder_filters`` and halves per stage.
+    Every stage has one residual block per ``resblock_kernel_sizes`` entry, all with the
+    dilations ``resblock_dilations`` (``resblock`` "1": two convs per dilation, "2": one);
+    the encoder normalises each block's running sum with a GroupNorm of ``norm_group_size``
+    channels per group.
+    """
+
+    channels: int = 1
+    dimension: int = 512
+    encoder_filters: int = 32
+    decoder_filters: int = 512
+    ratios: tuple[int, ...] = (8, 5, 4, 2)
+    kernel_sizes: tuple[int, ...] = (16, 11, 8, 4)
+    resblock: str = "1"
+    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
+    resblock_dilations: tuple[int, ...] = (1, 3, 5)
+    norm_group_size: int = 16
+
+    def __post_init__(self) -> None:
+        _choice("hifigan.resblock", self.resblock, ("1", "2"))
+        if not self.ratios or any(r < 1 for r in self.ratios):
+            raise ValueError(f"hifigan.ratios must be positive integers, got {self.ratios}")
+        if len(self.kernel_sizes) != len(self.ratios):
+            raise ValueError("hifigan.kernel_sizes must have one entry per hifigan.ratios entry")
+        if any(k < r or (k - r) % 2 for k, r in zip(self.kernel_sizes, self.ratios)):
+            # (k - r) / 2 padding on each side makes every stage change lengths exactly r-fold
+            raise ValueError(
+                "hifigan.kernel_sizes minus ratios must be even and >= 0, got "
+                f"{self.kernel_sizes} for {self.ratios}"
+            )
+        if self.decoder_filters % 2 ** len(self.ratios):
+            raise ValueError(
+                f"hifigan.decoder_filters must be divisible by {2 ** len(self.ratios)} "
+                f"(it halves {len(self.ratios)} times), got {self.decoder_filters}"
+            )
+        if self.norm_group_size < 1 or (2 * self.encoder_filters) % self.norm_group_size:
+            raise ValueError(
+                "hifigan.norm_group_size must divide 2 * hifigan.encoder_filters, got "
+                f"{self.norm_group_size} for encoder_filters={self.encoder_filters}"
+            )
+        if not self.resblock_kernel_sizes or not self.resblock_dilations:
+            raise ValueError("hifigan.resblock_kernel_sizes and resblock_dilations must be set")
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.ratios)
+
+
+#: encoder/decoder architectures a CodecConfig can select
+ARCHITECTURES = ("seanet", "hifigan")
+
+
+@dataclass(frozen=True)
 class QuantizerConfig:
     """Residual (``groups == 1``) or group-residual vector quantizer.
 
@@ -74,16 +132,49 @@ class QuantizerConfig:
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """A whole codec: sample rate, encoder/decoder layout and quantizer."""
+    """A whole codec: sample rate, encoder/decoder layout and quantizer.
+
+    ``architecture`` picks the encoder/decoder: ``seanet`` (ours, streamable; configured by
+    ``seanet``) or ``hifigan`` (HiFi-Codec's, offline only; configured by ``hifigan``). The
+    other block is ignored. Configs written before the choice existed load as ``seanet``.
+    """
 
     sample_rate: int = 24000
     seanet: SEANetConfig = field(default_factory=SEANetConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
     model_id: str = "codec"
+    architecture: str = "seanet"
+    hifigan: HiFiGANConfig = field(default_factory=HiFiGANConfig)
+
+    def __post_init__(self) -> None:
+        _choice("architecture", self.architecture, ARCHITECTURES)
+        if self.architecture == "hifigan" and self.seanet.causal:
+            # code outside the model asks seanet.causal whether a codec streams
+            raise ValueError(
+                "config key 'seanet.causal' must be false with architecture=hifigan "
+                "(the HiFi-GAN encoder/decoder does not stream)"
+            )
 
     @property
     def hop_length(self) -> int:
-        return self.seanet.hop_length
+        return self.hifigan.hop_length if self.architecture == "hifigan" else self.seanet.hop_length
+
+    @property
+    def channels(self) -> int:
+        """Audio channels of the selected architecture."""
+        return self.hifigan.channels if self.architecture == "hifigan" else self.seanet.channels
+
+    @property
+    def latent_dim(self) -> int:
+        """Channels D of the latent ``[B, D, F]`` the quantizer sees."""
+        if self.architecture == "hifigan":
+            return self.hifigan.dimension
+        return self.seanet.dimension
+
+    @property
+    def causal(self) -> bool:
+        """Whether frames depend on past audio only (so the codec can stream)."""
+        return self.architecture == "seanet" and self.seanet.causal
 
     @property
     def frame_rate(self) -> float:

@@ -1,4 +1,4 @@
-"""The codec: SEANet encoder -> (G)RVQ -> SEANet decoder, with offline and streaming paths."""
+"""The codec: encoder -> (G)RVQ -> decoder (SEANet or HiFi-GAN), offline and streaming paths."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from codec.audio import convert_channels, resample
-from codec.builders import quantizer_from_config
+from codec.builders import decoder_from_config, encoder_from_config, quantizer_from_config
 from codec.config import PRESETS, CodecConfig
 from codec.convert import CONVERT_HINT, converted_weights
 from codec.inputs import (
@@ -36,8 +36,6 @@ from codec.pretrained import (
     save_pretrained,
 )
 from codec.quantize import QuantizerOutput
-from codec.seanet.decoder import SEANetDecoder
-from codec.seanet.encoder import SEANetEncoder
 from codec.streaming import StreamingSession
 from codec.tokens import Tokens
 
@@ -67,9 +65,9 @@ class Codec(nn.Module):
     def __init__(self, config: CodecConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = SEANetEncoder(config.seanet)
-        self.quantizer = quantizer_from_config(config.seanet.dimension, config.quantizer)
-        self.decoder = SEANetDecoder(config.seanet)
+        self.encoder = encoder_from_config(config)
+        self.quantizer = quantizer_from_config(config.latent_dim, config.quantizer)
+        self.decoder = decoder_from_config(config)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -86,7 +84,7 @@ class Codec(nn.Module):
 
     @property
     def channels(self) -> int:
-        return self.config.seanet.channels
+        return self.config.channels
 
     @property
     def num_codebooks(self) -> int:
@@ -147,7 +145,7 @@ class Codec(nn.Module):
         k = self.check_num_codebooks(num_codebooks)
         frames = frame_count(lengths, self.hop_length)
         wav = pad_to_frames(wav, lengths, frames, self.hop_length)
-        if not self.config.seanet.causal and bool((frames < frames.max()).any()):
+        if not self.config.causal and bool((frames < frames.max()).any()):
             # Non-causal frames see the future: padding after a shorter item would change them.
             alone = range(len(frames))
             return self.make_tokens(self._encode_items(wav, frames, k, alone), frames, lengths)
@@ -263,6 +261,7 @@ class Codec(nn.Module):
         ``num_codebooks`` chooses the bitrate (default: all codebooks). The session runs on
         the frame API below, which servers with their own buffering can use directly.
         """
+        self.check_streamable()
         return StreamingSession(self, batch_size, num_codebooks)
 
     def encode_frames(self, wav: Tensor, num_codebooks: int, final: bool = False) -> Tensor:
@@ -286,6 +285,7 @@ class Codec(nn.Module):
     def open_streams(self, batch_size: int) -> Iterator[Codec]:
         """Streaming state for ``batch_size`` streams in the encoder and the decoder, cleared
         on exit; raises ValueError for a non-causal model, RuntimeError if already open."""
+        self.check_streamable()
         with streaming(self.encoder, batch_size), streaming(self.decoder, batch_size):
             yield self
 
@@ -294,6 +294,14 @@ class Codec(nn.Module):
         True start a fresh stream, the others continue (zero-padded models only)."""
         # One tree, so both halves are checked before either changes.
         reset_streaming(nn.ModuleList([self.encoder, self.decoder]), mask)
+
+    def check_streamable(self) -> None:
+        """ValueError, in one line, if this architecture has no streaming path at all."""
+        if self.config.architecture != "seanet":
+            raise ValueError(
+                f"architecture={self.config.architecture} cannot stream (only seanet models "
+                "can); use codec.encode / codec.decode on whole files"
+            )
 
     # ---------------------------------------------------------------- helpers
     def _frame_lengths(self, wav: Tensor, lengths: Tensor | None) -> Tensor:

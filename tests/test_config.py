@@ -50,3 +50,38 @@ def test_codebook_settings_are_checked_when_loaded() -> None:
     data["quantizer"]["codebook"]["codebook_dim"] = 0
     with pytest.raises(ValueError, match="codebook_dim"):
         CodecConfig.from_dict(data)
+
+
+def test_config_without_architecture_loads_as_seanet() -> None:
+    """config.json files written before the architecture choice have no such keys."""
+    old = CodecConfig().to_dict()
+    del old["architecture"], old["hifigan"]
+    cfg = CodecConfig.from_dict(old)
+    assert cfg.architecture == "seanet" and cfg == CodecConfig()
+    assert cfg.hop_length == cfg.seanet.hop_length and cfg.latent_dim == cfg.seanet.dimension
+
+
+def test_hifigan_architecture_round_trips_and_drives_the_hop() -> None:
+    data = CodecConfig(sample_rate=16000).to_dict()
+    data |= {"architecture": "hifigan", "hifigan": {"ratios": [4, 4], "kernel_sizes": [8, 8]}}
+    data["seanet"]["causal"] = False
+    cfg = CodecConfig.from_dict(data)
+    assert cfg.hop_length == 16 and cfg.latent_dim == 512 and not cfg.causal
+    assert CodecConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"architecture": "hifi"}, "'architecture' must be one of seanet, hifigan"),
+        ({"architecture": "hifigan", "seanet": {"causal": True}}, "seanet.causal"),
+        ({"hifigan": {"kernel_sizes": [16, 11, 8]}}, "one entry per hifigan.ratios"),
+        ({"hifigan": {"kernel_sizes": [16, 10, 8, 4]}}, "must be even"),
+        ({"hifigan": {"resblock": "3"}}, "hifigan.resblock"),
+        ({"hifigan": {"decoder_filters": 40}}, "divisible by 16"),
+        ({"hifigan": {"norm_group_size": 48}}, "norm_group_size"),
+    ],
+)
+def test_bad_hifigan_settings_are_one_clear_line(change: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CodecConfig.from_dict(change)

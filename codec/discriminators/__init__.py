@@ -17,8 +17,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from codec.discriminators.common import DiscriminatorOutput, NormKind, check_waveform
-from codec.discriminators.mpd import MultiPeriodDiscriminator, PeriodDiscriminator
-from codec.discriminators.msd import MultiScaleDiscriminator, ScaleDiscriminator
+from codec.discriminators.mpd import MultiPeriodDiscriminator, PeriodDiscriminator, hifigan_mpd
+from codec.discriminators.msd import MultiScaleDiscriminator, ScaleDiscriminator, hifigan_msd
 from codec.discriminators.stft import (
     DAC_BANDS,
     MultiResolutionDiscriminator,
@@ -42,6 +42,8 @@ __all__ = [
     "STFTDiscriminator",
     "ScaleDiscriminator",
     "build_discriminator",
+    "hifigan_mpd",
+    "hifigan_msd",
 ]
 
 
@@ -82,6 +84,9 @@ DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
     "mpd": MultiPeriodDiscriminator,
     "msd": MultiScaleDiscriminator,
     "mrd": MultiResolutionDiscriminator,
+    # HiFi-GAN's published widths (and MSD norms), for the faithful HiFi-Codec recipe
+    "hifigan_mpd": hifigan_mpd,
+    "hifigan_msd": hifigan_msd,
 }
 
 

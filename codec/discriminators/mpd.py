@@ -15,7 +15,7 @@ from codec.discriminators.common import (
     normed,
 )
 
-__all__ = ["MultiPeriodDiscriminator", "PeriodDiscriminator"]
+__all__ = ["MultiPeriodDiscriminator", "PeriodDiscriminator", "hifigan_mpd"]
 
 
 class PeriodDiscriminator(ConvStackDiscriminator):
@@ -62,3 +62,10 @@ class MultiPeriodDiscriminator(DiscriminatorGroup):
     ) -> None:
         discs = [PeriodDiscriminator(p, filters=filters, **kwargs) for p in periods]
         super().__init__(discs, [f"p{p}" for p in periods])
+
+
+def hifigan_mpd(filters: int = 32, **kwargs: Any) -> MultiPeriodDiscriminator:
+    """The MPD at HiFi-GAN's published widths: ``filters * 4**i`` capped at ``32 * filters``
+    (32, 128, 512, 1024, 1024 at ``filters=32``) instead of our default cap of 256."""
+    kwargs.setdefault("max_filters", 32 * filters)
+    return MultiPeriodDiscriminator(filters=filters, **kwargs)

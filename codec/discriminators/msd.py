@@ -15,7 +15,7 @@ from codec.discriminators.common import (
     normed,
 )
 
-__all__ = ["MultiScaleDiscriminator", "ScaleDiscriminator"]
+__all__ = ["MultiScaleDiscriminator", "ScaleDiscriminator", "hifigan_msd"]
 
 # Channel multipliers of the 7 convs, and (kernel, stride, groups) per conv, as HiFi-GAN's MSD
 # (the middle layers' groups come from the ``groups`` argument).
@@ -75,3 +75,12 @@ class MultiScaleDiscriminator(DiscriminatorGroup):
             ScaleDiscriminator(filters, n_pools=i, norm=norms[i], **kwargs) for i in range(scales)
         ]
         super().__init__(discs, [f"s{i}" for i in range(scales)])
+
+
+def hifigan_msd(filters: int = 32, **kwargs: Any) -> MultiScaleDiscriminator:
+    """The MSD at HiFi-GAN's published widths and norms: ``4 * filters`` up to ``32 * filters``
+    channels (128 to 1024 at ``filters=32``, where ours starts at 32 and caps at 512), with
+    spectral norm on the raw-waveform scale and weight norm on the pooled ones."""
+    kwargs.setdefault("max_filters", 32 * filters)
+    kwargs.setdefault("first_norm", "spectral_norm")
+    return MultiScaleDiscriminator(filters=4 * filters, **kwargs)

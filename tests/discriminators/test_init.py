@@ -60,7 +60,7 @@ def test_build_discriminator() -> None:
     )
     assert disc.names == ["mpd/p2", "mpd/p3", "msd/s0", "msd/s1"]
     assert len(disc(torch.randn(1, 1, 512))) == 4
-    assert set(DISCRIMINATORS) == {"msstft", "mpd", "msd", "mrd"}
+    assert set(DISCRIMINATORS) == {"msstft", "mpd", "msd", "mrd", "hifigan_mpd", "hifigan_msd"}
     assert len(build_discriminator([]).names) == 0
 
 
