@@ -32,13 +32,18 @@ PRECISIONS = ["32-true", "bf16-mixed"]
 # so a fixed case fails until its entry is removed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
-# Seconds per run: a tiny SEANet (hop 16), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
+# Seconds per run: a tiny SEANet (hop 16) or HiFi-GAN (hop 320, narrow), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
 # of 16 frames, the bundled speech (libritts_24k's manifest exists only after its recipe).
 TINY = [
     "model.seanet.n_filters=2",
     "model.seanet.dimension=16",
     "model.seanet.ratios=[4,4]",
     "model.seanet.lstm_layers=1",
+    "model.hifigan.dimension=16",
+    "model.hifigan.encoder_filters=8",
+    "model.hifigan.decoder_filters=64",
+    "model.hifigan.resblock_kernel_sizes=[3]",
+    "model.hifigan.resblock_dilations=[1]",
     "model.quantizer.codebook_size=32",
     "model.quantizer.num_levels=2",
     "model.quantizer.codebook.kmeans_iters=2",
