@@ -1,0 +1,145 @@
+"""Exact resume: N steps, stop (or SIGKILL), resume to 2N == 2N straight steps, bit for bit.
+
+Epochs are kept short (5 training files, batch 2: 2 batches per epoch) so stops fall mid-epoch
+in a later epoch, where a non-resumable sampler restarts the epoch or reshuffles it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torch
+
+from codec.lightning.run import run_training
+from tests.lightning.conftest import REPO, compose_config
+
+pytestmark = pytest.mark.slow
+
+TRAIN_FILES = sorted((REPO / "assets/speech/train").glob("*.flac"))[:5]
+
+
+def file_list(tmp_path: Path) -> Path:
+    listing = tmp_path / "train.txt"
+    listing.write_text("\n".join(str(p) for p in TRAIN_FILES) + "\n")
+    return listing
+
+
+def overrides(tmp_path: Path, run: str, *extra: str) -> list[str]:
+    return [
+        "experiment=debug",
+        f"run_dir={tmp_path / run}",
+        "logger=none",
+        f"data.train={file_list(tmp_path)}",
+        "optim.weight_ema=0.9",
+        "trainer.val_every=2",
+        *extra,
+    ]
+
+
+class StopAt(L.Callback):
+    """Stops training after ``step`` generator steps (like ``max_minutes`` running out)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
+def train(tmp_path: Path, run: str, *extra: str, stop_at: int | None = None) -> dict[str, Any]:
+    callbacks: list[L.Callback] = [StopAt(stop_at)] if stop_at is not None else []
+    run_training(compose_config(*overrides(tmp_path, run, *extra)), callbacks)
+    return load_last(tmp_path / run)
+
+
+def load_last(run_dir: Path) -> dict[str, Any]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+def assert_identical(a: Any, b: Any, where: str = "") -> int:
+    """Recursive bit-exact comparison; returns the number of tensors compared."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype, where
+        assert torch.equal(a, b), f"{where}: max |diff| {(a.double() - b.double()).abs().max()}"
+        return 1
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        return sum(assert_identical(a[k], b[k], f"{where}/{k}") for k in a)
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        return sum(assert_identical(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
+    assert a == b, f"{where}: {a!r} != {b!r}"
+    return 0
+
+
+def assert_same_training_state(resumed: dict[str, Any], straight: dict[str, Any]) -> None:
+    assert resumed["global_step"] == straight["global_step"]
+    tensors = sum(
+        assert_identical(resumed[key], straight[key], key)
+        for key in ("state_dict", "optimizer_states", "lr_schedulers")
+    )
+    keys = resumed["state_dict"].keys()
+    assert any(k.startswith("weight_ema.") for k in keys), "weight EMA copy not checkpointed"
+    assert any("quantizer" in k and "embedding" in k for k in keys), "codebooks not checkpointed"
+    assert tensors > 100
+
+
+@pytest.mark.parametrize("steps", [3, 2])  # 3: mid-epoch of epoch 1; 2: on the epoch boundary
+def test_stop_and_resume_equals_straight_run(tmp_path: Path, steps: int) -> None:
+    total = 2 * steps
+    straight = train(tmp_path, "straight", f"trainer.max_steps={total}")
+    first = train(tmp_path, "resumed", f"trainer.max_steps={total}", stop_at=steps)
+    assert first["global_step"] == steps
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*dataloader is not resumable.*")
+        resumed = train(tmp_path, "resumed", f"trainer.max_steps={total}")
+    assert_same_training_state(resumed, straight)
+
+
+def test_extending_max_steps_with_constant_lr_equals_straight_run(tmp_path: Path) -> None:
+    """The usual "train longer" flow; the LR schedule must not depend on max_steps for this."""
+    flat = ("optim.decay=none", "trainer.checkpoint_every=1000")
+    straight = train(tmp_path, "straight", "trainer.max_steps=6", *flat)
+    train(tmp_path, "resumed", "trainer.max_steps=3", *flat)
+    resumed = train(tmp_path, "resumed", "trainer.max_steps=6", *flat)
+    assert_same_training_state(resumed, straight)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_sigkill_then_auto_resume_equals_straight_run(tmp_path: Path, workers: int) -> None:
+    total, kill_after = 12, 4
+    common = (f"data.num_workers={workers}", f"trainer.max_steps={total}")
+    straight = train(tmp_path, "straight", *common, "trainer.checkpoint_every=1000")
+    args = [*overrides(tmp_path, "killed", *common), "trainer.checkpoint_every=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if last.exists() and load_last(last.parents[1])["global_step"] >= kill_after:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    step = load_last(last.parents[1])["global_step"]
+    assert kill_after <= step < total, f"killed at step {step}"
+    resumed = train(tmp_path, "killed", *common, "resume=auto", "trainer.checkpoint_every=1")
+    assert_same_training_state(resumed, straight)
