@@ -96,9 +96,14 @@ class ResumableDataLoader(DataLoader[Any]):
     """
 
     def __init__(
-        self, *args: Any, position: Callable[[], int], seed: int = 0, **kwargs: Any
+        self,
+        dataset: AudioCropDataset,
+        *,
+        position: Callable[[], int],
+        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, generator=torch.Generator(), **kwargs)
+        super().__init__(dataset, generator=torch.Generator(), **kwargs)
         self.position, self.seed = position, seed
         self.resume_at: int | None = None
 
@@ -190,7 +195,8 @@ class CodecDataModule(L.LightningDataModule):
         a checkpoint written after a batch counts it before Lightning marks it completed)."""
         if self.trainer is None:
             return 0
-        return self.trainer.fit_loop.epoch_loop.batch_progress.total.processed
+        total = self.trainer.fit_loop.epoch_loop.batch_progress.total
+        return int(total.processed)  # type: ignore[attr-defined]  # typed as its base class
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None
@@ -219,4 +225,6 @@ class CodecDataModule(L.LightningDataModule):
             batch_sampler=batches,
             collate_fn=self.collate,
             num_workers=self.cfg.num_workers,
+            # its own generator: validating never draws from the global RNG the model uses
+            generator=torch.Generator().manual_seed(self.cfg.seed),
         )

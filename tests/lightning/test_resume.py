@@ -7,6 +7,7 @@ in a later epoch, where a non-resumable sampler restarts the epoch or reshuffles
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
+from codec.lightning.callbacks import global_rng_state, set_global_rng_state
 from codec.lightning.run import run_training
 from tests.lightning.conftest import REPO, compose_config
 
@@ -143,3 +146,16 @@ def test_sigkill_then_auto_resume_equals_straight_run(tmp_path: Path, workers: i
     assert kill_after <= step < total, f"killed at step {step}"
     resumed = train(tmp_path, "killed", *common, "resume=auto", "trainer.checkpoint_every=1")
     assert_same_training_state(resumed, straight)
+
+
+def test_global_rng_state_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
+    """Python, NumPy (its cached second Gaussian included) and torch draws continue exactly."""
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    np.random.standard_normal()  # leaves the pair's second value cached
+    path = tmp_path / "rng.pt"
+    torch.save({"rng": global_rng_state()}, path)
+    expected = (random.random(), np.random.standard_normal(), torch.rand(1))
+    random.seed(2), np.random.seed(2), torch.manual_seed(2)
+    set_global_rng_state(torch.load(path, weights_only=True)["rng"])
+    drawn = (random.random(), np.random.standard_normal(), torch.rand(1))
+    assert drawn[:2] == expected[:2] and torch.equal(drawn[2], expected[2])
