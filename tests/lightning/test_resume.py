@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from codec.lightning.callbacks import global_rng_state, set_global_rng_state
+from codec.lightning.config import DataConfig
+from codec.lightning.data import CodecDataModule, EpochRandomSampler, ResumableDataLoader
 from codec.lightning.run import run_training
 from tests.lightning.conftest import REPO, compose_config
 
@@ -159,3 +163,67 @@ def test_global_rng_state_round_trips_through_a_checkpoint(tmp_path: Path) -> No
     set_global_rng_state(torch.load(path, weights_only=True)["rng"])
     drawn = (random.random(), np.random.standard_normal(), torch.rand(1))
     assert drawn[:2] == expected[:2] and torch.equal(drawn[2], expected[2])
+
+
+def tiny_data(workers: int) -> CodecDataModule:
+    cfg = DataConfig(
+        train="assets/speech/val", frames_per_crop=4, batch_size=2, num_workers=workers
+    )
+    data = CodecDataModule(cfg, sample_rate=16000, hop_length=16)
+    data.setup("fit")
+    return data
+
+
+def batches(loader: DataLoader[Any], count: int) -> list[tuple[list[int], torch.Tensor]]:
+    taken = []
+    for batch in loader:
+        taken.append((batch.indices.tolist(), batch.wav))
+        if len(taken) == count:
+            break
+    return taken
+
+
+def loader(data: CodecDataModule, position: Callable[[], int]) -> ResumableDataLoader:
+    assert data.train_set is not None
+    return ResumableDataLoader(
+        data.train_set,
+        position=position,
+        batch_size=2,
+        sampler=EpochRandomSampler(data.train_set, seed=0),
+        collate_fn=data.collate,
+        num_workers=data.cfg.num_workers,
+        drop_last=True,
+    )
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loader_resumes_mid_epoch_from_its_state(workers: int) -> None:
+    """A fresh loader given a saved state yields what the first one would have next (order
+    and random crops), and making its iterator draws nothing from the global RNG."""
+    data = tiny_data(workers)
+    done = 0
+    first = loader(data, lambda: done)
+    per_epoch = len(first)
+    assert per_epoch >= 3
+    epoch0 = batches(first, per_epoch)
+    done = per_epoch + 1  # mid-epoch 1
+    expected = batches(first, per_epoch)
+    state = first.state_dict()
+    other = loader(data, lambda: 0)
+    other.load_state_dict(state)
+    rng = torch.get_rng_state()
+    got = batches(other, per_epoch)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert len(got) == per_epoch - 1
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(got, expected))
+    assert [i for i, _ in epoch0] != [i for i, _ in got]
+    again = batches(other, per_epoch)  # position 0 again: all of epoch 0
+    assert [i for i, _ in again] == [i for i, _ in epoch0]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(again, epoch0))
+
+
+def test_train_loader_is_resumable_for_lightning() -> None:
+    loader = tiny_data(0).train_dataloader()
+    assert callable(getattr(loader, "state_dict", None))
+    assert callable(getattr(loader, "load_state_dict", None))
