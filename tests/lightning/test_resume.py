@@ -1,7 +1,7 @@
 """Exact resume: N steps, stop (or SIGKILL), resume to 2N == 2N straight steps, bit for bit.
 
-Epochs are kept short (5 training files, batch 2: 2 batches per epoch) so stops fall mid-epoch
-in a later epoch, where a non-resumable sampler restarts the epoch or reshuffles it.
+Epochs are kept short (``files`` training files, batch 2: files // 2 batches per epoch) so stops
+fall mid-epoch in a later epoch, where a non-resumable sampler restarts or reshuffles the epoch.
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ from tests.lightning.conftest import REPO, compose_config
 
 pytestmark = pytest.mark.slow
 
-TRAIN_FILES = sorted((REPO / "assets/speech/train").glob("*.flac"))[:5]
+TRAIN_FILES = sorted((REPO / "assets/speech/train").glob("*.flac"))
 
 
-def file_list(tmp_path: Path) -> Path:
-    listing = tmp_path / "train.txt"
-    listing.write_text("\n".join(str(p) for p in TRAIN_FILES) + "\n")
+def file_list(tmp_path: Path, files: int) -> Path:
+    listing = tmp_path / f"train{files}.txt"
+    listing.write_text("\n".join(str(p) for p in TRAIN_FILES[:files]) + "\n")
     return listing
 
 
-def overrides(tmp_path: Path, run: str, *extra: str) -> list[str]:
+def overrides(tmp_path: Path, run: str, *extra: str, files: int = 5) -> list[str]:
     return [
         "experiment=debug",
         f"run_dir={tmp_path / run}",
         "logger=none",
-        f"data.train={file_list(tmp_path)}",
+        f"data.train={file_list(tmp_path, files)}",
         "optim.weight_ema=0.9",
         "trainer.val_every=2",
         *extra,
@@ -63,9 +63,11 @@ class StopAt(L.Callback):
             trainer.should_stop = True
 
 
-def train(tmp_path: Path, run: str, *extra: str, stop_at: int | None = None) -> dict[str, Any]:
+def train(
+    tmp_path: Path, run: str, *extra: str, stop_at: int | None = None, files: int = 5
+) -> dict[str, Any]:
     callbacks: list[L.Callback] = [StopAt(stop_at)] if stop_at is not None else []
-    run_training(compose_config(*overrides(tmp_path, run, *extra)), callbacks)
+    run_training(compose_config(*overrides(tmp_path, run, *extra, files=files)), callbacks)
     return load_last(tmp_path / run)
 
 
@@ -124,10 +126,12 @@ def test_extending_max_steps_with_constant_lr_equals_straight_run(tmp_path: Path
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_then_auto_resume_equals_straight_run(tmp_path: Path, workers: int) -> None:
-    total, kill_after = 12, 4
+    """Killed after its checkpoint at step 6 (9 files: 4 batches per epoch, checkpoints every
+    3 steps, so only step 12 of the first four is on an epoch boundary), then ``resume=auto``."""
+    total, kill_after = 14, 5
     common = (f"data.num_workers={workers}", f"trainer.max_steps={total}")
-    straight = train(tmp_path, "straight", *common, "trainer.checkpoint_every=1000")
-    args = [*overrides(tmp_path, "killed", *common), "trainer.checkpoint_every=1"]
+    straight = train(tmp_path, "straight", *common, files=9)
+    args = [*overrides(tmp_path, "killed", *common, files=9), "trainer.checkpoint_every=3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "train.py", *args],
@@ -142,13 +146,13 @@ def test_sigkill_then_auto_resume_equals_straight_run(tmp_path: Path, workers: i
         while time.monotonic() < deadline and proc.poll() is None:
             if last.exists() and load_last(last.parents[1])["global_step"] >= kill_after:
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     step = load_last(last.parents[1])["global_step"]
-    assert kill_after <= step < total, f"killed at step {step}"
-    resumed = train(tmp_path, "killed", *common, "resume=auto", "trainer.checkpoint_every=1")
+    assert kill_after <= step < total and step % 4, f"killed at step {step}, not mid-epoch"
+    resumed = train(tmp_path, "killed", *common, "resume=auto", files=9)
     assert_same_training_state(resumed, straight)
 
 
