@@ -21,6 +21,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 
 from codec.lightning.callbacks import global_rng_state, set_global_rng_state
@@ -154,6 +155,35 @@ def test_sigkill_then_auto_resume_equals_straight_run(tmp_path: Path, workers: i
     assert kill_after <= step < total and step % 4, f"killed at step {step}, not mid-epoch"
     resumed = train(tmp_path, "killed", *common, "resume=auto", files=9)
     assert_same_training_state(resumed, straight)
+
+
+@pytest.mark.ddp
+def test_ddp_stop_and_resume_equals_straight_run(tmp_path: Path) -> None:
+    """2 CPU ranks (9 files: 2 batches per epoch on each rank), stopped mid-epoch 1."""
+
+    def ddp(run: str, *extra: str) -> dict[str, Any]:
+        listing = file_list(tmp_path, 9)
+        args = [f"data.train={listing}", "optim.decay=none", "optim.weight_ema=0.9", *extra]
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "tests/lightning/ddp_train.py"), str(tmp_path / run)]
+            + args,
+            cwd=REPO,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return load_last(tmp_path / run)
+
+    straight = ddp("straight", "trainer.max_steps=6")
+    assert ddp("resumed", "trainer.max_steps=3")["global_step"] == 3
+    resumed = ddp("resumed", "trainer.max_steps=6")
+    assert_same_training_state(resumed, straight)
+    rank1 = [
+        load_file(str(tmp_path / run / "rank1.safetensors")) for run in ("straight", "resumed")
+    ]
+    assert_identical(rank1[1], rank1[0], "rank1")
 
 
 def test_global_rng_state_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
