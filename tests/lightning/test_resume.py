@@ -116,12 +116,15 @@ def test_stop_and_resume_equals_straight_run(tmp_path: Path, steps: int) -> None
     assert_same_training_state(resumed, straight)
 
 
-def test_extending_max_steps_with_constant_lr_equals_straight_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", [3, 4])  # 4: the first leg ends on an epoch boundary
+def test_extending_max_steps_with_constant_lr_equals_straight_run(
+    tmp_path: Path, first: int
+) -> None:
     """The usual "train longer" flow; the LR schedule must not depend on max_steps for this."""
     flat = ("optim.decay=none", "trainer.checkpoint_every=1000")
-    straight = train(tmp_path, "straight", "trainer.max_steps=6", *flat)
-    train(tmp_path, "resumed", "trainer.max_steps=3", *flat)
-    resumed = train(tmp_path, "resumed", "trainer.max_steps=6", *flat)
+    straight = train(tmp_path, "straight", "trainer.max_steps=7", *flat)
+    train(tmp_path, "resumed", f"trainer.max_steps={first}", *flat)
+    resumed = train(tmp_path, "resumed", "trainer.max_steps=7", *flat)
     assert_same_training_state(resumed, straight)
 
 
