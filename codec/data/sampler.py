@@ -25,6 +25,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     batches (or, with ``drop_last``, truncated) to a multiple of ``num_replicas`` and rank ``r``
     takes batches ``r, r + num_replicas, ...``, so all ranks run the same number of steps.
     With Lightning, pass this sampler yourself and set ``use_distributed_sampler=False``.
+
+    :meth:`resume` continues an epoch part-way (a resumed training run): the order depends only
+    on ``(seed, epoch)``, so skipping the batches already consumed is exact, and the same count
+    on every rank keeps the ranks consistent.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self.skip = 0  # batches of ``epoch`` already consumed (by a run being resumed)
         # at least one full batch per bucket, so small datasets do not get 1-item batches
         self.buckets = self._make_buckets(min(num_buckets, max(1, len(self.lengths) // batch_size)))
 
@@ -62,7 +67,16 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle differently (and identically on all ranks) for ``epoch``."""
+        if epoch != self.epoch:
+            self.skip = 0
         self.epoch = epoch
+
+    def resume(self, epoch: int, batches: int) -> None:
+        """The next iteration is ``epoch`` without its first ``batches`` batches (this rank's);
+        later iterations are whole epochs again."""
+        if epoch < 0 or batches < 0:
+            raise ValueError(f"cannot resume at epoch {epoch}, batch {batches}")
+        self.epoch, self.skip = epoch, batches
 
     def _all_batches(self) -> list[list[int]]:
         """The epoch's batches for all ranks, in order."""
@@ -92,7 +106,8 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return batches[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._rank_batches())
+        skip, self.skip = self.skip, 0
+        return iter(self._rank_batches()[skip:])
 
     def __len__(self) -> int:
         sizes = [len(b) for b in self.buckets]

@@ -1,12 +1,14 @@
-"""Training callbacks: atomic checkpoints, model export, audio/spectrogram logging."""
+"""Training callbacks: atomic checkpoints, global RNG state for checkpoints, model export, audio/spectrogram logging."""
 
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
@@ -23,6 +25,40 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         with atomic_path(path, force=True) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
+def global_rng_state() -> dict[str, Any]:
+    """Python, NumPy (with its cached Gaussian) and torch CPU/current-CUDA-device RNG states,
+    as plain lists and tensors (``torch.load(weights_only=True)`` reads them back). Data
+    order and crops do not use these (the data module seeds its own), the model does."""
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    _, keys, pos, has_gauss, gauss = legacy
+    version, internal, python_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": list(internal),
+        "python_version": version,
+        "python_gauss": python_gauss,
+        "numpy": keys.tolist(),
+        "numpy_pos": int(pos),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_gauss": float(gauss),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # this rank's device
+    return state
+
+
+def set_global_rng_state(rng: dict[str, Any]) -> None:
+    """Restore what :func:`global_rng_state` saved (older checkpoints lack the Gaussian cache
+    and CUDA state)."""
+    torch.set_rng_state(rng["torch"])
+    random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
+    keys = np.array(rng["numpy"], dtype=np.uint32)
+    has_gauss, gauss = int(rng.get("numpy_has_gauss", 0)), float(rng.get("numpy_gauss", 0.0))
+    np.random.set_state(("MT19937", keys, rng["numpy_pos"], has_gauss, gauss))
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
 
 
 class ExportCallback(L.Callback):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Sampler
 
 from codec.data.collate import AudioCollate
@@ -14,6 +17,8 @@ from codec.data.datasets import AudioCropDataset, UtteranceDataset
 from codec.data.manifest import AudioRecord, read_file_list, read_manifest, scan_audio_folder
 from codec.data.sampler import LengthBucketBatchSampler
 from codec.lightning.config import DataConfig
+
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +53,11 @@ def load_records(path: str, split: str | None = None) -> list[AudioRecord]:
 class EpochRandomSampler(Sampler[int]):
     """Shuffles per epoch (seed + epoch) and tells the dataset the epoch, so random crops
     differ per epoch but are reproducible; with ``num_replicas`` > 1 each rank takes a
-    disjoint, equally long slice."""
+    disjoint, equally long slice.
+
+    The epoch is set by :meth:`resume` only (no ``set_epoch``: Lightning's epoch counter jumps
+    when a run stops mid-epoch, so :class:`ResumableDataLoader` numbers the epochs itself).
+    """
 
     def __init__(
         self, dataset: AudioCropDataset, seed: int, num_replicas: int = 1, rank: int = 0
@@ -56,18 +65,83 @@ class EpochRandomSampler(Sampler[int]):
         self.dataset, self.seed = dataset, seed
         self.num_replicas, self.rank = num_replicas, rank
         self.epoch = 0
+        self.skip = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def resume(self, epoch: int, skip: int = 0) -> None:
+        """The next iteration is ``epoch`` without its first ``skip`` items (this rank's)."""
+        self.epoch, self.skip = epoch, skip
         self.dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
         return -(-len(self.dataset) // self.num_replicas)
 
     def __iter__(self) -> Iterator[int]:
+        skip, self.skip = self.skip, 0
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.dataset))
         order = np.resize(order, len(self) * self.num_replicas)
-        return iter(order[self.rank :: self.num_replicas].tolist())
+        return iter(order[self.rank :: self.num_replicas][skip:].tolist())
+
+
+class ResumableDataLoader(DataLoader[Any]):
+    """The training loader, exact across a stop or a kill at any step, mid-epoch included.
+
+    Each iteration starts where training stands: ``position()`` batches consumed since the
+    start (the trainer's count; the loader cannot count them itself, as Lightning and the
+    workers fetch ahead) give the epoch and the batches of it to skip. :meth:`state_dict`
+    saves that count; Lightning's fit loop checkpoints it and calls :meth:`load_state_dict`
+    before iterating on resume. Crops depend on ``(seed, epoch, index)`` only and worker seeds
+    on a generator reseeded from ``(seed, epoch)``, so skipping is exact with any
+    ``num_workers``, and making the iterator never draws from the global RNG (which the
+    checkpoint restores for the model).
+    """
+
+    def __init__(
+        self,
+        dataset: AudioCropDataset,
+        *,
+        position: Callable[[], int],
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(dataset, generator=torch.Generator(), **kwargs)
+        self.position, self.seed = position, seed
+        self.resume_at: int | None = None
+
+    def _sampler(self) -> tuple[EpochRandomSampler | LengthBucketBatchSampler, int]:
+        """The sampler that keeps the position, and how many of its items make a batch."""
+        if isinstance(self.batch_sampler, LengthBucketBatchSampler):
+            return self.batch_sampler, 1
+        if isinstance(self.sampler, EpochRandomSampler) and self.batch_size:
+            return self.sampler, self.batch_size
+        raise TypeError("ResumableDataLoader needs an EpochRandomSampler or a bucket sampler")
+
+    def __iter__(self) -> Any:
+        done = self.position() if self.resume_at is None else self.resume_at
+        self.resume_at = None
+        epoch, skip = divmod(done, max(1, len(self)))
+        sampler, per_batch = self._sampler()
+        sampler.resume(epoch, skip * per_batch)
+        assert self.generator is not None
+        self.generator.manual_seed(
+            int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0])
+        )
+        return super().__iter__()
+
+    def state_dict(self) -> dict[str, int]:
+        sampler, _ = self._sampler()
+        return {
+            "batches": self.position(),
+            "batches_per_epoch": len(self),
+            "num_replicas": sampler.num_replicas,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        sampler, _ = self._sampler()
+        if (state["batches_per_epoch"], state["num_replicas"]) != (len(self), sampler.num_replicas):
+            log.warning(
+                "resuming with other data, batch size or process count: data order is not exact"
+            )
+        self.resume_at = state["batches"]
 
 
 class CodecDataModule(L.LightningDataModule):
@@ -116,12 +190,22 @@ class CodecDataModule(L.LightningDataModule):
             return 1, 0
         return trainer.world_size, trainer.global_rank
 
+    def consumed_batches(self) -> int:
+        """Training batches run since the start, over all epochs and resumes (``processed``:
+        a checkpoint written after a batch counts it before Lightning marks it completed)."""
+        if self.trainer is None:
+            return 0
+        total = self.trainer.fit_loop.epoch_loop.batch_progress.total
+        return int(total.processed)  # type: ignore[attr-defined]  # typed as its base class
+
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None
         replicas, rank = self._replicas()
         sampler = EpochRandomSampler(self.train_set, self.cfg.seed, replicas, rank)
-        return DataLoader(
+        return ResumableDataLoader(
             self.train_set,
+            position=self.consumed_batches,
+            seed=self.cfg.seed,
             batch_size=self.cfg.batch_size,
             sampler=sampler,
             collate_fn=self.collate,
@@ -141,4 +225,6 @@ class CodecDataModule(L.LightningDataModule):
             batch_sampler=batches,
             collate_fn=self.collate,
             num_workers=self.cfg.num_workers,
+            # its own generator: validating never draws from the global RNG the model uses
+            generator=torch.Generator().manual_seed(self.cfg.seed),
         )

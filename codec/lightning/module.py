@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import random
 import time
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -16,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from codec.config import CodecConfig
 from codec.data import AudioBatch
 from codec.discriminators import build_discriminator
+from codec.lightning.callbacks import global_rng_state, set_global_rng_state
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.losses import (
     GradientBalancer,
@@ -325,22 +324,11 @@ class CodecModule(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoint RNG
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["rng"] = {
-            "torch": torch.get_rng_state(),
-            "python": list(random.getstate()[1]),
-            "python_version": random.getstate()[0],
-            "python_gauss": random.getstate()[2],
-            "numpy": np.random.get_state()[1].tolist(),  # type: ignore[index]
-            "numpy_pos": int(np.random.get_state()[2]),  # type: ignore[index]
-        }
+        checkpoint["rng"] = global_rng_state()
         checkpoint["nonfinite_in_a_row"] = self.nonfinite_in_a_row
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         rng = checkpoint.get("rng")
         if rng:
-            torch.set_rng_state(rng["torch"])
-            random.setstate((rng["python_version"], tuple(rng["python"]), rng["python_gauss"]))
-            np.random.set_state(
-                ("MT19937", np.array(rng["numpy"], dtype=np.uint32), rng["numpy_pos"], 0, 0.0)
-            )
+            set_global_rng_state(rng)
         self.nonfinite_in_a_row = int(checkpoint.get("nonfinite_in_a_row", 0))

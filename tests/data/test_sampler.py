@@ -73,3 +73,24 @@ def test_small_dataset_gets_full_batches() -> None:
         [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], 4, shuffle=False
     )
     assert list(sampler) == [[0, 1, 2, 3], [4], [5, 6, 7, 8]]  # 2 buckets, not 9 of size 1
+
+
+@pytest.mark.parametrize("num_replicas", [1, 3])
+def test_resume_continues_the_epoch_exactly_on_every_rank(num_replicas: int) -> None:
+    def sampler(rank: int) -> LengthBucketBatchSampler:
+        return LengthBucketBatchSampler(_lengths(), 8, seed=5, num_replicas=num_replicas, rank=rank)
+
+    for rank in range(num_replicas):
+        straight = sampler(rank)
+        straight.set_epoch(2)
+        epoch2 = list(straight)
+        resumed = sampler(rank)
+        resumed.resume(2, 5)  # 5 batches of epoch 2 consumed before the stop
+        assert list(resumed) == epoch2[5:]
+        assert list(resumed) == epoch2  # only the first iteration skips
+        resumed.resume(2, 5)
+        resumed.set_epoch(3)  # a new epoch forgets the skip
+        straight.set_epoch(3)
+        assert list(resumed) == list(straight)
+    with pytest.raises(ValueError):
+        sampler(0).resume(-1, 0)
