@@ -135,8 +135,7 @@ def test_experiment_trains_and_resumes(name: str, precision: str, tmp_path: Path
 
 # DDP: the experiments whose trainer group is ddp or gpu. No experiment ships trainer=ddp;
 # the GPU-sized ones are those anyone scales out, while the CPU-sized debug / quickstart stay
-# single-process. One precision, bf16-mixed: what ddp.yaml / gpu.yaml ship (32-true is the
-# single-process default, covered above); each DDP case costs 3-4 single runs on 2 cores.
+# single-process. Both precisions, each trained 2 steps then resumed to 4.
 DDP_EXPERIMENTS = [n for n in EXPERIMENTS if trainer_of(n) in ("ddp", "gpu")]
 DDP_TIMEOUT = 240.0  # a crashed rank leaves the other waiting in a collective
 
@@ -157,7 +156,7 @@ def ddp_rank(rank: int, port: int, overrides: list[str]) -> None:
 
 
 @pytest.mark.ddp
-@pytest.mark.parametrize(("name", "precision"), cases("ddp", DDP_EXPERIMENTS, ["bf16-mixed"]))
+@pytest.mark.parametrize(("name", "precision"), cases("ddp", DDP_EXPERIMENTS, PRECISIONS))
 def test_experiment_trains_on_two_gloo_processes(name: str, precision: str, tmp_path: Path) -> None:
     """Ranks forked from this (already imported) process: a fresh interpreter per rank would
     cost more than the training itself on a 2-core machine."""
@@ -169,9 +168,16 @@ def test_experiment_trains_on_two_gloo_processes(name: str, precision: str, tmp_
         "trainer.devices=2",
         "trainer.strategy=ddp",
         f"trainer.precision={precision}",
-        "trainer.max_steps=2",
         *TINY,
     ]
+    for steps in (2, 4):  # then resumed from the checkpoint the first launch wrote
+        launch_ranks([*overrides, f"trainer.max_steps={steps}"])
+        ckpt = load_last(run_dir)
+        assert ckpt["global_step"] == steps and adam_steps(ckpt) == [steps, steps]
+
+
+def launch_ranks(overrides: list[str]) -> None:
+    """Run 2 forked ranks to completion; both must exit 0 within :data:`DDP_TIMEOUT`."""
     ctx = multiprocessing.get_context("fork")
     port = free_port()
     ranks = [ctx.Process(target=ddp_rank, args=(r, port, overrides)) for r in range(2)]
@@ -186,5 +192,3 @@ def test_experiment_trains_on_two_gloo_processes(name: str, precision: str, tmp_
         proc.join()
     assert not hung, f"{len(hung)} rank(s) still running after {DDP_TIMEOUT:.0f} s"
     assert [proc.exitcode for proc in ranks] == [0, 0]
-    ckpt = load_last(run_dir)
-    assert ckpt["global_step"] == 2 and adam_steps(ckpt) == [2, 2]
