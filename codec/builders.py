@@ -22,6 +22,7 @@ def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
         codebook=cfg.codebook,
         dropout_rate=cfg.dropout_rate,
         dropout_per_sample=cfg.dropout_per_sample,
+        bypass=cfg.bypass,
     )
 
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from codec.quantize.config import CodebookConfig
+from codec.quantize.config import BypassConfig, CodebookConfig
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,8 @@ class QuantizerConfig:
     """Residual (``groups == 1``) or group-residual vector quantizer.
 
     Codes are ``[B, groups * num_levels, T]``, group-major. Every codebook of every group and
-    level shares the settings in ``codebook`` (see :class:`CodebookConfig`). Training weights
+    level shares the settings in ``codebook`` (see :class:`CodebookConfig`); ``bypass`` is the
+    warm-up without quantization and its k-means refit (:class:`BypassConfig`). Training weights
     of the quantizer's losses are not here: they belong to the trainer's loss config.
     """
 
@@ -124,6 +125,7 @@ class QuantizerConfig:
     codebook: CodebookConfig = field(default_factory=CodebookConfig)
     dropout_rate: float = 0.0
     dropout_per_sample: bool = False
+    bypass: BypassConfig = field(default_factory=BypassConfig)
 
     @property
     def num_codebooks(self) -> int:

@@ -326,9 +326,15 @@ class CodecModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["rng"] = global_rng_state()
         checkpoint["nonfinite_in_a_row"] = self.nonfinite_in_a_row
+        # the bypass warm-up's recent frames (this rank's), so a resumed run refits on them
+        rows = self.codec.quantizer.recent.rows
+        if rows is not None:
+            checkpoint["quantizer_recent"] = rows.cpu()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         rng = checkpoint.get("rng")
         if rng:
             set_global_rng_state(rng)
         self.nonfinite_in_a_row = int(checkpoint.get("nonfinite_in_a_row", 0))
+        rows = checkpoint.get("quantizer_recent")
+        self.codec.quantizer.recent.rows = rows if isinstance(rows, Tensor) else None

@@ -6,12 +6,13 @@
 
 from codec.quantize.base import QuantizerBase, QuantizerLayout, QuantizerOutput
 from codec.quantize.codebook import EMACodebook
-from codec.quantize.config import CodebookConfig
+from codec.quantize.config import BypassConfig, CodebookConfig
 from codec.quantize.grvq import GroupedResidualVQ
 from codec.quantize.rvq import ResidualVQ
 from codec.quantize.vq import VectorQuantizer
 
 __all__ = [
+    "BypassConfig",
     "CodebookConfig",
     "EMACodebook",
     "GroupedResidualVQ",

@@ -16,7 +16,9 @@ from torch import Tensor, nn
 
 from codec.quantize import functional as Fq
 from codec.quantize.codebook import EMACodebook
+from codec.quantize.config import BypassConfig
 from codec.quantize.distributed import World, begin_step, current_world, finish_step, gather_rows
+from codec.quantize.warmup import RowBuffer, bypass_mask
 
 Gain = float | Tensor  # per level: 1.0 / 0.0 for the whole batch, or [N] per frame
 
@@ -135,6 +137,7 @@ class QuantizerBase(nn.Module):
         codebook_size: int,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
+        bypass: BypassConfig | None = None,
     ) -> None:
         super().__init__()
         if dim < 1 or groups < 1 or num_levels < 1 or codebook_size < 1:
@@ -149,6 +152,9 @@ class QuantizerBase(nn.Module):
         self.dropout_rate, self.dropout_per_sample = dropout_rate, dropout_per_sample
         #: number of levels each sample kept in the last training step ([B], CPU), for logging
         self.last_dropout_levels: Tensor | None = None
+        self.bypass = bypass or BypassConfig()
+        #: recent latent frames for the refit that ends the bypass warm-up (see warmup.py)
+        self.recent = RowBuffer(self.bypass.refit_vectors)
 
     # -- to implement (public: a grouped quantizer drives its groups through them) ----------
     def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
@@ -201,11 +207,16 @@ class QuantizerBase(nn.Module):
                 cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
             ):
                 self._kmeans_init(x_flat, weights, world)
+            bypass = self._bypass_step(x_flat, weights, batch, frames, world)
             flat = begin_step(codebooks, world, x_flat.device, self.training)
             counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
             try:
                 gains = self._dropout_gains(batch, frames, num_levels, x.device)
+                if bypass is not None:  # bypassed frames neither commit nor train a codebook
+                    gains = [g * (1.0 - bypass) for g in gains]
                 run = self.run_flat(x_flat, StepPlan(num_levels, weights, gains))
+                if bypass is not None:  # the decoder gets the latent itself for those frames
+                    run.quantized = torch.where(bypass.unsqueeze(1) > 0, x_flat, run.quantized)
                 if self.training:
                     resets = finish_step(codebooks, flat, world)
                 else:
@@ -302,6 +313,34 @@ class QuantizerBase(nn.Module):
             if data.shape[0] > 0:  # an all-padding batch waits for the next one
                 self.init_codebooks(data)
 
+    def _bypass_step(
+        self, x: Tensor, weights: Tensor | None, batch: int, frames: int, world: World
+    ) -> Tensor | None:
+        """Training only: this step's bypass flags [N] (None: none). Keeps the warm-up's recent
+        frames and, at the first update after the warm-up, re-fits every codebook to them."""
+        if not self.training or not self.bypass.enabled:
+            return None
+        step = self.named_codebooks(1)[0][1].update_count
+        steps = self.bypass.steps
+        if step <= steps and steps > 0:
+            with torch.no_grad():
+                self.recent.add(x if weights is None else x[weights > 0])
+            if step == steps:
+                self._refit(world, x.device)
+        return bypass_mask(self.bypass, step, batch, frames, x.device)
+
+    def _refit(self, world: World, device: torch.device) -> None:
+        """k-means re-fit of every codebook, level by level, on all ranks' recent frames."""
+        rows = self.recent.take()
+        local = rows if rows is not None else torch.zeros(0, self.dim, device=device)
+        with torch.no_grad():
+            data = gather_rows(local, world)
+            if data.shape[0] == 0:
+                return
+            for _, cb in self.named_codebooks(self.num_levels):
+                cb.forget()
+            self.init_codebooks(data)
+
     def _dropout_gains(
         self, batch: int, frames: int, num_levels: int, device: torch.device
     ) -> list[Gain]:
@@ -350,9 +389,7 @@ class QuantizerBase(nn.Module):
     ) -> dict[str, Tensor]:
         with torch.no_grad():
             c = torch.stack(counts)  # [L, K], global after the all-reduce in training
-            dead = torch.stack(
-                [Fq.dead_code_mask(cb.cluster_usage, cb.config.threshold_dead) for _, cb in named]
-            )
+            dead = torch.stack([cb.dead_mask() for _, cb in named])
             values = {
                 "usage": (c > 0).float().mean(1),
                 "entropy": Fq.normalized_entropy(c),

@@ -69,6 +69,11 @@ class EMACodebook(nn.Module):
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("cluster_usage", torch.ones(codebook_size))
+        # update index of each code's latest assignment (the window dead-code detector); a
+        # buffer only when used, so models without it keep their state-dict keys
+        last_used = torch.zeros(codebook_size, dtype=torch.long)
+        self.last_used: Tensor | None
+        self.register_buffer("last_used", last_used if self.config.dead_window > 0 else None)
         self.embedding: Tensor
         if ema:
             self.register_buffer("embedding_sum", init.clone())
@@ -118,10 +123,21 @@ class EMACodebook(nn.Module):
 
     def reset_due(self) -> bool:
         """Whether the update at the end of this step also replaces dead codes."""
-        every = self.config.reset_every
-        if self.config.threshold_dead <= 0 or every <= 0 or not self._initialized:
+        if not self.config.resets or not self._initialized:
             return False
-        return (self._updates + 1) % every == 0
+        return (self._updates + 1) % self.config.reset_every == 0
+
+    def dead_mask(self, now: Tensor | int | None = None) -> Tensor:
+        """Codes [K] (bool) counted dead: EMA usage below ``threshold_dead`` times the uniform
+        share, or (with ``dead_window``) no assignment for ``dead_window`` updates up to update
+        index ``now`` (default: the updates applied so far)."""
+        dead = torch.zeros_like(self.cluster_usage, dtype=torch.bool)
+        if self.config.threshold_dead > 0:
+            dead = Fq.dead_code_mask(self.cluster_usage, self.config.threshold_dead)
+        if self.last_used is not None:
+            now = self.updates if now is None else now
+            dead = dead | Fq.stale_code_mask(self.last_used, now, self.config.dead_window)
+        return dead
 
     def pending_numel(self, world_size: int, reset: bool) -> int:
         """Floats this codebook needs in the step's flat buffer."""
@@ -179,9 +195,12 @@ class EMACodebook(nn.Module):
             Fq.ema(self.cluster_usage, p.counts, self.config.decay, out=self.cluster_usage)
             if p.sums is not None:
                 Fq.ema(self.embedding_sum, p.sums, self.config.decay, out=self.embedding_sum)
+            now = self.updates + 1
+            if self.last_used is not None:
+                torch.where(p.counts > 0, now, self.last_used, out=self.last_used)
             resets = p.counts.new_zeros(())
             if p.candidates is not None:
-                resets = self._replace_dead(p.candidates)
+                resets = self._replace_dead(p.candidates, now)
             if self.config.ema:
                 smoothed = Fq.laplace_smoothing(self.cluster_usage, self.config.epsilon)
                 torch.div(self.embedding_sum, smoothed.unsqueeze(1), out=self.embedding)
@@ -189,17 +208,18 @@ class EMACodebook(nn.Module):
             self._updates += 1
         return resets
 
-    def _replace_dead(self, candidates: Tensor) -> Tensor:
+    def _replace_dead(self, candidates: Tensor, now: Tensor) -> Tensor:
         # interleave the ranks' slots (c0r0, c0r1, ..., c1r0, ...) so no rank is favoured
         flat = candidates.transpose(0, 1).reshape(-1, self.dim + 1)
-        dead = Fq.dead_code_mask(self.cluster_usage, self.config.threshold_dead)
-        plan = Fq.plan_replacement(dead, flat[:, :-1], flat[:, -1] > 0)
+        plan = Fq.plan_replacement(self.dead_mask(now), flat[:, :-1], flat[:, -1] > 0)
         # a fresh code gets the uniform share of usage: far from dead, so it has time to
         # attract data before the next check, and light enough that data moves it quickly
         share = self.cluster_usage.sum() / self.codebook_size
         # statistics first: the centroid derived from them is the new vector, so the EMA
         # re-normalisation cannot undo the reset (EnCodec's inert reset wrote only the centroid)
         Fq.apply_replacement_(self.cluster_usage, plan, share.expand(plan.ok.shape[0]))
+        if self.last_used is not None:  # a fresh code gets a full window to attract data
+            Fq.apply_replacement_(self.last_used, plan, now.expand(plan.ok.shape[0]))
         if self.config.ema:
             Fq.apply_replacement_(self.embedding_sum, plan, plan.vectors * share)
         else:
@@ -219,10 +239,17 @@ class EMACodebook(nn.Module):
         with torch.no_grad():
             self.embedding.copy_(res.centroids)
             self.cluster_usage.copy_(res.counts)
+            if self.last_used is not None:
+                self.last_used.fill_(self._updates)
             if self.config.ema:
                 self.embedding_sum.copy_(res.centroids * res.counts.unsqueeze(1))
             self.initialized.fill_(True)
         self._initialized = True
+
+    def forget(self) -> None:
+        """Mark the codebook uninitialised, so the next ``init_codebooks`` re-fits it."""
+        self.initialized.fill_(False)
+        self._initialized = False
 
     # ----------------------------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:

@@ -15,6 +15,9 @@ class CodebookConfig:
     gradient-trained embedding; ``kmeans_init``: k-means (``kmeans_iters``) on the first batch;
     a code is dead when its EMA usage is below ``threshold_dead`` times the uniform share
     (``<= 0`` disables the reset), checked every ``reset_every`` updates (``<= 0``: never).
+    ``dead_window`` > 0 also counts a code dead once it has gone that many updates without a
+    single assignment: a window detector that reacts within ``dead_window`` steps whatever the
+    EMA ``decay`` (it needs ``reset_every`` > 0; ``threshold_dead`` may then be 0).
     """
 
     codebook_dim: int | None = None
@@ -26,6 +29,7 @@ class CodebookConfig:
     kmeans_iters: int = 10
     threshold_dead: float = 0.1
     reset_every: int = 1
+    dead_window: int = 0
 
     def __post_init__(self) -> None:
         if self.codebook_dim is not None and self.codebook_dim < 1:
@@ -36,3 +40,39 @@ class CodebookConfig:
             raise ValueError(f"epsilon must be >= 0, got {self.epsilon}")
         if self.kmeans_iters < 0:
             raise ValueError(f"kmeans_iters must be >= 0, got {self.kmeans_iters}")
+        if self.dead_window < 0:
+            raise ValueError(f"dead_window must be >= 0, got {self.dead_window}")
+
+    @property
+    def resets(self) -> bool:
+        """Whether dead codes are detected and replaced at all."""
+        return self.reset_every > 0 and (self.threshold_dead > 0 or self.dead_window > 0)
+
+
+@dataclass(frozen=True)
+class BypassConfig:
+    """Quantizer bypass (Mimi's "no quantization" rate) and k-means refit after a warm-up.
+
+    For the first ``steps`` training updates the quantizer hands the decoder its input
+    unquantized (codes are still chosen and the codebooks still learn), so the encoder learns a
+    spread-out latent before the commitment loss can pull it onto a few codes; the last
+    ``refit_vectors`` latent frames seen are kept, and when the warm-up ends every codebook is
+    re-fitted to them by k-means, level after level. After the warm-up each sample is bypassed
+    with probability ``rate``. ``steps`` = 0 and ``rate`` = 0 (default): never bypass.
+    """
+
+    steps: int = 0
+    rate: float = 0.0
+    refit_vectors: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"bypass.steps must be >= 0, got {self.steps}")
+        if not 0.0 <= self.rate < 1.0:
+            raise ValueError(f"bypass.rate must be in [0, 1), got {self.rate}")
+        if self.refit_vectors < 1:
+            raise ValueError(f"bypass.refit_vectors must be >= 1, got {self.refit_vectors}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.steps > 0 or self.rate > 0

@@ -120,6 +120,12 @@ def dead_code_mask(usage: Tensor, threshold: float) -> Tensor:
     return usage < threshold * usage.sum() / usage.shape[-1]
 
 
+def stale_code_mask(last_used: Tensor, now: Tensor | int, window: int) -> Tensor:
+    """Codes [K] (bool) not assigned a single vector in the last ``window`` updates, given the
+    update index ``last_used`` [K] of each code's latest assignment and the current index."""
+    return (now - last_used) >= window
+
+
 def entropy(counts: Tensor) -> Tensor:
     """Entropy in nats of the code distribution ``counts`` [..., K] -> [...]; 0 if empty."""
     p = counts / counts.sum(-1, keepdim=True).clamp_min(1e-12)

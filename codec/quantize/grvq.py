@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from codec.quantize.base import QuantizerBase, RunResult, StepPlan
 from codec.quantize.codebook import EMACodebook
-from codec.quantize.config import CodebookConfig
+from codec.quantize.config import BypassConfig, CodebookConfig
 from codec.quantize.rvq import ResidualVQ
 
 
@@ -28,8 +28,11 @@ class GroupedResidualVQ(QuantizerBase):
         codebook: CodebookConfig | None = None,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
+        bypass: BypassConfig | None = None,
     ) -> None:
-        super().__init__(dim, groups, num_levels, codebook_size, dropout_rate, dropout_per_sample)
+        super().__init__(
+            dim, groups, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass
+        )
         if dim % groups:
             raise ValueError(f"dim ({dim}) must be divisible by groups ({groups})")
         self.group_dim = dim // groups

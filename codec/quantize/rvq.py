@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from codec.quantize import functional as Fq
 from codec.quantize.base import Projection, QuantizerBase, RunResult, StepPlan, apply_gain
 from codec.quantize.codebook import EMACodebook
-from codec.quantize.config import CodebookConfig
+from codec.quantize.config import BypassConfig, CodebookConfig
 from codec.quantize.vq import VectorQuantizer, level_stack_init
 
 
@@ -28,9 +28,12 @@ class ResidualVQ(QuantizerBase):
         codebook: CodebookConfig | None = None,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
+        bypass: BypassConfig | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(dim, 1, num_levels, codebook_size, dropout_rate, dropout_per_sample)
+        super().__init__(
+            dim, 1, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass
+        )
         codebook = codebook or CodebookConfig()
         inner = codebook.codebook_dim or dim
         self.project = Projection(dim, inner)

@@ -138,3 +138,20 @@ def test_balancer_path_trains_gradient_codebooks() -> None:
     before = [p.detach().clone() for p in embeddings]
     fit(module, batches(set(), 2), max_steps=2)
     assert before and all(not torch.equal(a, b) for a, b in zip(before, embeddings))
+
+
+def test_bypass_warmup_frames_travel_with_the_checkpoint() -> None:
+    module = make_module(overrides=("model.quantizer.bypass.steps=5",))
+    fit(module, batches(set(), 3), max_steps=3)  # still inside the warm-up
+    rows = module.codec.quantizer.recent.rows
+    assert rows is not None and rows.shape[0] > 0
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    fresh = make_module(overrides=("model.quantizer.bypass.steps=5",))
+    fresh.on_load_checkpoint(checkpoint)
+    assert torch.equal(fresh.codec.quantizer.recent.rows, rows)
+    empty = make_module()
+    assert empty.codec.quantizer.recent.rows is None
+    saved: dict = {}
+    empty.on_save_checkpoint(saved)
+    assert "quantizer_recent" not in saved

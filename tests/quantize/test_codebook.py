@@ -114,3 +114,30 @@ def test_state_dict_restores_flags_and_counters() -> None:
     fresh.load_state_dict(cb.state_dict())
     assert fresh.is_initialized and fresh.update_count == 1
     assert torch.equal(fresh.embedding, cb.embedding)
+
+
+def test_window_detector_resets_an_unused_code_within_the_window() -> None:
+    torch.manual_seed(0)
+    centres = torch.randn(8, 4) * 3
+    # a slow EMA (decay 0.999) would take hundreds of updates to call the code dead
+    config = CodebookConfig(decay=0.999, threshold_dead=0.1, dead_window=3)
+    cb = EMACodebook(4, 8, config)
+    cb.init_from_data(mixture(centres, 32, 0.3))
+    with torch.no_grad():  # code 5 sits far from all data: it stops being assigned
+        cb.embedding_sum[5] = 1000.0 * cb.cluster_usage[5]
+        cb.embedding[5] = 1000.0
+    resets = [step(cb, mixture(centres, 32, 0.3)).item() for _ in range(4)]
+    assert resets[:2] == [0, 0]  # not before the window has passed
+    assert sum(resets[2:]) >= 1
+    assert cb.embedding[5].abs().max().item() < 100  # moved back to the data
+    assert cb.last_used is not None and cb.last_used[5].item() >= 3  # a fresh window
+
+
+def test_window_detector_off_adds_no_state_and_dead_mask_matches_threshold() -> None:
+    cb = EMACodebook(4, 8, CodebookConfig(threshold_dead=0.5))
+    assert "last_used" not in cb.state_dict()
+    with torch.no_grad():
+        cb.cluster_usage.copy_(torch.tensor([1.0, 1, 1, 1, 1, 1, 1, 0.1]))
+    assert cb.dead_mask().tolist() == [False] * 7 + [True]
+    windowed = EMACodebook(4, 8, CodebookConfig(threshold_dead=0.0, dead_window=2))
+    assert windowed.config.resets and "last_used" in windowed.state_dict()

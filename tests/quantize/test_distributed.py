@@ -11,15 +11,18 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from codec.quantize import CodebookConfig, GroupedResidualVQ
+from codec.quantize import BypassConfig, CodebookConfig, GroupedResidualVQ
 from tests.quantize.helpers import assert_close
 
 WORLD, STEPS = 2, 4
+BYPASS = BypassConfig(steps=2, rate=0.5, refit_vectors=30)
 
 
-def make_model(threshold_dead: float, **kw: Any) -> GroupedResidualVQ:
+def make_model(threshold_dead: float, dead_window: int = 0, **kw: Any) -> GroupedResidualVQ:
     torch.manual_seed(0)
-    codebook = CodebookConfig(kmeans_iters=3, threshold_dead=threshold_dead)
+    codebook = CodebookConfig(
+        kmeans_iters=3, threshold_dead=threshold_dead, dead_window=dead_window
+    )
     return GroupedResidualVQ(8, 2, 3, codebook_size=8, codebook=codebook, **kw)
 
 
@@ -68,6 +71,13 @@ def _worker(rank: int, tmp: str) -> None:
         result["dropout"].append(busy.last_dropout_levels.clone())
         result["resets"] += sum(v.item() for k, v in out.metrics.items() if "/resets/" in k)
     result["busy"] = busy.state_dict()
+    # window dead-code detection, a bypass warm-up ending in a k-means refit, then a bypass rate
+    warm = make_model(threshold_dead=0.0, dead_window=1, bypass=BYPASS).train()
+    result["warm_outputs"] = []
+    for step in range(STEPS):
+        x, mask = rank_batch(rank, step)
+        result["warm_outputs"].append(warm(x, mask=mask).quantized.detach())
+    result["warm"] = warm.state_dict()
     torch.save(result, os.path.join(tmp, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
@@ -85,7 +95,7 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 @pytest.mark.ddp
 @pytest.mark.slow
 def test_codebooks_bit_identical_across_ranks(ranks: list[dict[str, Any]]) -> None:
-    for key in ("plain", "busy"):
+    for key in ("plain", "busy", "warm"):
         a, b = ranks[0][key], ranks[1][key]
         assert a.keys() == b.keys()
         for name in a:
@@ -126,3 +136,21 @@ def test_quantizer_dropout_identical_across_ranks(ranks: list[dict[str, Any]]) -
     draws = [torch.stack(r["dropout"]) for r in ranks]
     assert torch.equal(draws[0], draws[1])
     assert len(set(draws[0].flatten().tolist())) > 1  # dropout really varied
+
+
+@pytest.mark.ddp
+@pytest.mark.slow
+def test_bypass_warmup_and_refit_under_ddp(ranks: list[dict[str, Any]]) -> None:
+    for rank, result in enumerate(ranks):
+        outs = result["warm_outputs"]
+        for step in range(BYPASS.steps):  # the warm-up hands the latent through unquantized
+            assert torch.equal(outs[step], rank_batch(rank, step)[0])
+        assert not torch.equal(outs[BYPASS.steps], rank_batch(rank, BYPASS.steps)[0])
+    # the refit saw both ranks' frames: the same codebooks on both (checked above), and not
+    # the codebooks a refit on one rank's frames alone would give
+    alone = make_model(threshold_dead=0.0, dead_window=1, bypass=BYPASS).train()
+    for step in range(STEPS):
+        x, mask = rank_batch(0, step)
+        alone(x, mask=mask)
+    name = "rvqs.0.levels.0.codebook.embedding"
+    assert not torch.equal(alone.state_dict()[name], ranks[0]["warm"][name])

@@ -160,3 +160,14 @@ def test_kmeans_distortion_below_random_init() -> None:
     assert distortion < 0.7 * Fq.squared_distances(x, random).min(1).values.mean()
     cosine = Fq.kmeans(x, 16, iters=3, init="random", normalize=True, generator=gen)
     assert cosine.centroids.shape == (16, 8) and cosine.counts.sum().item() == x.shape[0]
+
+
+def test_stale_code_mask_counts_updates_since_last_use() -> None:
+    last_used = torch.tensor([0, 3, 5, 7])
+    assert Fq.stale_code_mask(last_used, 7, window=3).tolist() == [True, True, False, False]
+    assert Fq.stale_code_mask(last_used, torch.tensor(7), window=1).tolist() == [
+        True,
+        True,
+        True,
+        False,
+    ]
