@@ -8,7 +8,9 @@ Accepted specs (the ``--model`` argument of the command line):
   ``torch.load(weights_only=True)`` (no pickle code runs) and the config is the run's
   ``config.json`` two levels up (written by ``train.py`` in the export format; runs made before
   it existed are read from their ``config.yaml``, which needs PyYAML);
-- ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``.
+- ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``;
+- the name of a model shipped in the package (``codec/bundled/``), e.g. the default
+  ``speech-16k-2kbps``; a local path of the same name wins.
 
 Every failure is a :class:`ValueError` with a one-line message.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 import torch
 
+from codec.bundled import bundled_models, bundled_path
 from codec.config import PRESETS, CodecConfig
 from codec.errors import one_line
 from codec.model import Codec
@@ -67,8 +70,13 @@ def _load(spec: str) -> Codec:
         return Codec.from_pretrained(name, path=rest)
     path = Path(spec)
     if not path.exists():
-        presets = ", ".join(f"{p}:PATH" for p in PRESETS)
-        raise ValueError(f"{spec}: no such model (a directory, a .ckpt or one of {presets})")
+        shipped = bundled_path(spec)
+        if shipped is not None:
+            return Codec.from_pretrained(shipped)
+        known = [f"{p}:PATH" for p in PRESETS] + bundled_models()
+        raise ValueError(
+            f"{spec}: no such model (a directory, a .ckpt or one of {', '.join(known)})"
+        )
     if path.is_dir():
         return _load_dir(path)
     if path.suffix == ".ckpt":

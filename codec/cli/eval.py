@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from codec.bundled import DEFAULT_MODEL
 from codec.cli.options import UsageError
 from codec.errors import one_line
 from codec.eval.baselines import parse_baselines
@@ -44,7 +45,10 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="M",
-        help="exported folder, training .ckpt, or encodec_24khz:PATH (repeatable)",
+        help=(
+            "exported folder, training .ckpt, encodec_24khz:PATH or a bundled model "
+            f"(repeatable; default: {DEFAULT_MODEL})"
+        ),
     )
     p.add_argument(
         "--num-codebooks",
@@ -124,7 +128,7 @@ def _model_systems(
     """One system per ``--model`` and codebook count; counts a model cannot use become notes."""
     systems: list[System] = []
     notes: list[str] = []
-    for spec in args.model:
+    for spec in args.model or [DEFAULT_MODEL]:
         try:
             model = load_model(spec).to(args.device).eval()
         except Exception as err:  # any failure to load is the user's spec: one line, exit 2

@@ -8,6 +8,7 @@ import sys
 import warnings
 from typing import Any
 
+from codec.bundled import DEFAULT_MODEL
 from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens
 from codec.loading import load_model
 
@@ -26,7 +27,12 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="MANIFEST_OR_DIR")
     p.add_argument("-o", "--output", required=True, metavar="SHARDS", help="output folder")
-    p.add_argument("--model", required=True, metavar="M", help="exported model folder or preset")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="M",
+        help=f"exported model folder, preset or bundled model (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--num-codebooks", type=int, default=None, metavar="K")
     p.add_argument("--batch-size", type=int, default=8, metavar="N")
     p.add_argument("--workers", type=int, default=0, metavar="W", help="audio loading workers")

@@ -7,6 +7,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from codec.bundled import DEFAULT_MODEL
 from codec.errors import one_line
 from codec.loading import load_model
 from codec.model import Codec
@@ -21,7 +22,12 @@ class UsageError(ValueError):
 def add_model_options(p: argparse.ArgumentParser, codebooks: bool = True) -> None:
     """``--model``, ``--device``, ``--num-codebooks`` (with ``codebooks``), ``--force``,
     ``--quiet``."""
-    p.add_argument("--model", "-m", required=True, help="export dir, .ckpt or encodec_24khz:PATH")
+    p.add_argument(
+        "--model",
+        "-m",
+        default=DEFAULT_MODEL,
+        help=f"export dir, .ckpt, encodec_24khz:PATH or a bundled model (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default: cpu)")
     if codebooks:
         p.add_argument("--num-codebooks", "-k", type=int, help="codebooks to keep (default: all)")

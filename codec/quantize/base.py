@@ -320,26 +320,21 @@ class QuantizerBase(nn.Module):
         frames and, at the first update after the warm-up, re-fits every codebook to them."""
         if not self.training or not self.bypass.enabled:
             return None
-        step = self.named_codebooks(1)[0][1].update_count
-        steps = self.bypass.steps
+        step, steps = self.named_codebooks(1)[0][1].update_count, self.bypass.steps
         if step <= steps and steps > 0:
-            with torch.no_grad():
-                self.recent.add(x if weights is None else x[weights > 0])
+            self.recent.add(x if weights is None else x[weights > 0])
             if step == steps:
                 self._refit(world, x.device)
         return bypass_mask(self.bypass, step, batch, frames, x.device)
 
     def _refit(self, world: World, device: torch.device) -> None:
         """k-means re-fit of every codebook, level by level, on all ranks' recent frames."""
-        rows = self.recent.take()
-        local = rows if rows is not None else torch.zeros(0, self.dim, device=device)
         with torch.no_grad():
-            data = gather_rows(local, world)
-            if data.shape[0] == 0:
-                return
-            for _, cb in self.named_codebooks(self.num_levels):
-                cb.forget()
-            self.init_codebooks(data)
+            data = self.recent.take_all(world, self.dim, device)
+            if data.shape[0] > 0:
+                for _, cb in self.named_codebooks(self.num_levels):
+                    cb.forget()
+                self.init_codebooks(data)
 
     def _dropout_gains(
         self, batch: int, frames: int, num_levels: int, device: torch.device

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from codec.quantize.config import BypassConfig
+from codec.quantize.distributed import World, gather_rows
 
 
 def bypass_mask(
@@ -48,6 +49,13 @@ class RowBuffer:
         """The buffered frames, emptying the buffer."""
         rows, self.rows = self.rows, None
         return rows
+
+    def take_all(self, world: World, dim: int, device: torch.device) -> Tensor:
+        """Every rank's buffered frames [sum R_r, dim] in rank order (a collective: all ranks
+        call it together), emptying the buffer."""
+        rows = self.take()
+        local = rows if rows is not None else torch.zeros(0, dim, device=device)
+        return gather_rows(local, world)
 
     def __len__(self) -> int:
         return 0 if self.rows is None else int(self.rows.shape[0])
