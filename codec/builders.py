@@ -23,6 +23,7 @@ def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
         dropout_rate=cfg.dropout_rate,
         dropout_per_sample=cfg.dropout_per_sample,
         bypass=cfg.bypass,
+        standardize=cfg.standardize,
     )
 
 

@@ -115,7 +115,9 @@ class QuantizerConfig:
 
     Codes are ``[B, groups * num_levels, T]``, group-major. Every codebook of every group and
     level shares the settings in ``codebook`` (see :class:`CodebookConfig`); ``bypass`` is the
-    warm-up without quantization and its k-means refit (:class:`BypassConfig`). Training weights
+    warm-up without quantization and its k-means refit (:class:`BypassConfig`); ``standardize``
+    quantizes per-channel standardized latents (running statistics, see
+    ``codec/quantize/standardize.py``). Training weights
     of the quantizer's losses are not here: they belong to the trainer's loss config.
     """
 
@@ -126,6 +128,7 @@ class QuantizerConfig:
     dropout_rate: float = 0.0
     dropout_per_sample: bool = False
     bypass: BypassConfig = field(default_factory=BypassConfig)
+    standardize: bool = False
 
     @property
     def num_codebooks(self) -> int:

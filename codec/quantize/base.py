@@ -9,7 +9,6 @@ how to quantize, encode and decode flat ``[N, D]`` frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +17,8 @@ from codec.quantize import functional as Fq
 from codec.quantize.codebook import EMACodebook
 from codec.quantize.config import BypassConfig
 from codec.quantize.distributed import World, begin_step, current_world, finish_step, gather_rows
+from codec.quantize.layout import QuantizerLayout
+from codec.quantize.standardize import RunningStandardizer
 from codec.quantize.warmup import RowBuffer, bypass_mask
 
 Gain = float | Tensor  # per level: 1.0 / 0.0 for the whole batch, or [N] per frame
@@ -38,41 +39,6 @@ class QuantizerOutput:
     loss: Tensor
     losses: dict[str, Tensor] = field(default_factory=dict)
     metrics: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class QuantizerLayout:
-    """How the K = groups * num_levels code streams of ``[B, K, T]`` are arranged (group-major:
-    stream ``g * num_levels + l`` is level ``l`` of group ``g``). Serialized as ``groups``,
-    ``levels``, ``codebook_size``."""
-
-    groups: int
-    num_levels: int
-    codebook_size: int
-
-    @property
-    def num_codebooks(self) -> int:
-        return self.groups * self.num_levels
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "groups": self.groups,
-            "levels": self.num_levels,
-            "codebook_size": self.codebook_size,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuantizerLayout:
-        keys = {"groups", "levels", "codebook_size"}
-        if not isinstance(data, dict) or set(data) != keys:
-            raise ValueError(f"layout must be a mapping with keys {sorted(keys)}, got {data!r}")
-        for key in sorted(keys):
-            value = data[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"layout '{key}' must be a positive integer, got {value!r}")
-        return cls(
-            groups=data["groups"], num_levels=data["levels"], codebook_size=data["codebook_size"]
-        )
 
 
 @dataclass
@@ -138,6 +104,7 @@ class QuantizerBase(nn.Module):
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
         bypass: BypassConfig | None = None,
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         if dim < 1 or groups < 1 or num_levels < 1 or codebook_size < 1:
@@ -155,6 +122,8 @@ class QuantizerBase(nn.Module):
         self.bypass = bypass or BypassConfig()
         #: recent latent frames for the refit that ends the bypass warm-up (see warmup.py)
         self.recent = RowBuffer(self.bypass.refit_vectors)
+        #: quantize per-channel standardized latents (see standardize.py); None: raw latents
+        self.standardizer = RunningStandardizer(dim) if standardize else None
 
     # -- to implement (public: a grouped quantizer drives its groups through them) ----------
     def run_flat(self, x: Tensor, plan: StepPlan) -> RunResult:
@@ -203,13 +172,18 @@ class QuantizerBase(nn.Module):
             named = self.named_codebooks(num_levels)
             codebooks = [cb for _, cb in named]
             world = current_world()
+            raw, x_flat = x_flat, self._standardize(x_flat, weights, world)
             if self.training and not all(
                 cb.is_initialized for _, cb in self.named_codebooks(self.num_levels)
             ):
                 self._kmeans_init(x_flat, weights, world)
             bypass = self._bypass_step(x_flat, weights, batch, frames, world)
-            flat = begin_step(codebooks, world, x_flat.device, self.training)
+            std = self.standardizer if self.training else None
+            extra = std.numel if std is not None else 0
+            flat = begin_step(codebooks, world, x_flat.device, self.training, extra)
             counts = [cb.pending.counts for cb in codebooks if cb.pending is not None]
+            if std is not None:
+                std.accumulate(flat[-extra:], raw, weights)
             try:
                 gains = self._dropout_gains(batch, frames, num_levels, x.device)
                 if bypass is not None:  # bypassed frames neither commit nor train a codebook
@@ -219,6 +193,8 @@ class QuantizerBase(nn.Module):
                     run.quantized = torch.where(bypass.unsqueeze(1) > 0, x_flat, run.quantized)
                 if self.training:
                     resets = finish_step(codebooks, flat, world)
+                    if std is not None:
+                        std.update(flat[-extra:])
                 else:
                     resets = [flat.new_zeros(()) for _ in codebooks]
             finally:
@@ -232,6 +208,8 @@ class QuantizerBase(nn.Module):
         num_levels = self._num_levels_for(num_codebooks)
         x_flat, _ = self._flatten(x, None)
         with float32_only(x_flat):
+            if self.standardizer is not None:
+                x_flat = self.standardizer(x_flat)
             codes = self.encode_flat(x_flat, num_levels)
         return self._codes_to_bkt(codes, x.shape[0], x.shape[2])
 
@@ -312,6 +290,15 @@ class QuantizerBase(nn.Module):
             data = gather_rows(local, world)
             if data.shape[0] > 0:  # an all-padding batch waits for the next one
                 self.init_codebooks(data)
+
+    def _standardize(self, x: Tensor, weights: Tensor | None, world: World) -> Tensor:
+        """``x`` [N, D] standardized (statistics from the first batch on the first training
+        step), or ``x`` itself without a standardizer."""
+        if self.standardizer is None:
+            return x
+        if self.training and not self.standardizer.is_initialized:
+            self.standardizer.init_from(x, weights, world)
+        return self.standardizer(x)
 
     def _bypass_step(
         self, x: Tensor, weights: Tensor | None, batch: int, frames: int, world: World

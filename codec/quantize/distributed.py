@@ -58,9 +58,14 @@ def gather_rows(x: Tensor, world: World) -> Tensor:
 
 
 def begin_step(
-    codebooks: list[EMACodebook], world: World, device: torch.device, training: bool
+    codebooks: list[EMACodebook],
+    world: World,
+    device: torch.device,
+    training: bool,
+    extra: int = 0,
 ) -> Tensor:
-    """Allocate one zeroed flat buffer for every codebook's pending update and attach the views.
+    """Allocate one zeroed flat buffer for every codebook's pending update and attach the views;
+    the last ``extra`` floats are left to the caller (they are all-reduced with the rest).
 
     In eval mode only the counts (for metrics) are collected.
     """
@@ -69,8 +74,8 @@ def begin_step(
         cb.pending_numel(world.size, r) if training else cb.codebook_size
         for cb, r in zip(codebooks, resets)
     ]
-    flat = torch.zeros(sum(sizes), device=device)
-    for cb, piece, r in zip(codebooks, flat.split(sizes), resets):
+    flat = torch.zeros(sum(sizes) + extra, device=device)
+    for cb, piece, r in zip(codebooks, flat.split([*sizes, extra]), resets):
         cb.attach_pending(piece, world.rank, world.size, r, counts_only=not training)
     return flat
 

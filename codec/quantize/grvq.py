@@ -29,9 +29,17 @@ class GroupedResidualVQ(QuantizerBase):
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
         bypass: BypassConfig | None = None,
+        standardize: bool = False,
     ) -> None:
         super().__init__(
-            dim, groups, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass
+            dim,
+            groups,
+            num_levels,
+            codebook_size,
+            dropout_rate,
+            dropout_per_sample,
+            bypass,
+            standardize,
         )
         if dim % groups:
             raise ValueError(f"dim ({dim}) must be divisible by groups ({groups})")

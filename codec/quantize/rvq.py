@@ -29,10 +29,11 @@ class ResidualVQ(QuantizerBase):
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
         bypass: BypassConfig | None = None,
+        standardize: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__(
-            dim, 1, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass
+            dim, 1, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass, standardize
         )
         codebook = codebook or CodebookConfig()
         inner = codebook.codebook_dim or dim

@@ -63,7 +63,9 @@ def _worker(rank: int, tmp: str) -> None:
         result["collectives"].append(sum(counter.values()) - before)
     result["plain"] = plain.state_dict()
     # dead-code reset forced on (high threshold) and per-sample dropout
-    busy = make_model(threshold_dead=0.9, dropout_rate=0.7, dropout_per_sample=True).train()
+    busy = make_model(
+        threshold_dead=0.9, dropout_rate=0.7, dropout_per_sample=True, standardize=True
+    ).train()
     result["dropout"], result["resets"] = [], 0.0
     for step in range(STEPS):
         x, mask = rank_batch(rank, step)
