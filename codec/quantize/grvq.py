@@ -16,7 +16,8 @@ class GroupedResidualVQ(QuantizerBase):
 
     Codes are [B, groups * num_levels, T], group-major (stream ``g * num_levels + l``).
     ``codebook.codebook_dim`` is per group. HiFi-Codec's quantizer is ``GroupedResidualVQ(512, groups=2, num_levels=2)``.
-    Training updates of all groups and levels share one all-reduce per step.
+    Training updates of all groups and levels share one all-reduce per step. ``codebook_type``
+    is every codebook's class (``SimVQCodebook`` for SimVQ).
     """
 
     def __init__(
@@ -28,13 +29,21 @@ class GroupedResidualVQ(QuantizerBase):
         codebook: CodebookConfig | None = None,
         dropout_rate: float = 0.0,
         dropout_per_sample: bool = False,
+        codebook_type: type[EMACodebook] = EMACodebook,
     ) -> None:
         super().__init__(dim, groups, num_levels, codebook_size, dropout_rate, dropout_per_sample)
         if dim % groups:
             raise ValueError(f"dim ({dim}) must be divisible by groups ({groups})")
         self.group_dim = dim // groups
         self.rvqs = nn.ModuleList(
-            ResidualVQ(self.group_dim, num_levels, codebook_size, codebook, seed=g)
+            ResidualVQ(
+                self.group_dim,
+                num_levels,
+                codebook_size,
+                codebook,
+                seed=g,
+                codebook_type=codebook_type,
+            )
             for g in range(groups)
         )
 
