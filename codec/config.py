@@ -161,6 +161,14 @@ class QuantizerConfig:
     def num_codebooks(self) -> int:
         return self.groups * self.num_levels
 
+    @property
+    def layout_text(self) -> str:
+        """E.g. ``2 group(s) x 2 levels x 1000 codes (fsq 8x5x5x5)``; plain VQ names no kind."""
+        text = f"{self.groups} group(s) x {self.num_levels} levels x {self.codebook_size} codes"
+        if self.kind == "fsq":
+            return f"{text} (fsq {'x'.join(map(str, self.fsq_levels))})"
+        return text if self.kind == "vq" else f"{text} ({self.kind})"
+
 
 @dataclass(frozen=True)
 class CodecConfig:
