@@ -27,7 +27,7 @@ BOUND_EPS = 1e-3
 
 def fsq_bound(z: Tensor, levels: Tensor) -> Tensor:
     """``z`` [N, d] squashed per dimension so that ``round()`` takes exactly ``levels[i]``
-    integer values, ``-(L // 2) .. (L - 1) // 2``, and ``fsq_bound(0) == 0``.
+    integer values, ``-(L // 2) .. (L - 1) // 2``, and maps 0 to 0 (up to float rounding).
 
     Odd L: ``tanh(z) * (L - 1) / 2``. Even L has no integer centre: the range is shifted down by
     one half (and the input shifted so that 0 still maps to 0), the FSQ paper's half-offset.
