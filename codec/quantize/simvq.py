@@ -82,11 +82,15 @@ class SimVQCodebook(EMACodebook):
         with torch.no_grad():
             d = self.dim
             moment = x.t() @ x / max(x.shape[0], 1)
-            # a relative ridge keeps the factorisation defined for rank-deficient batches
-            ridge = 1e-4 * moment.diagonal().mean().clamp_min(1e-8)
-            chol, info = torch.linalg.cholesky_ex(moment + ridge * torch.eye(d, device=x.device))
-            if int(info) == 0:
-                self.proj.weight.copy_(chol * math.sqrt(d))
+            scale = float(moment.diagonal().mean())
+            if scale > 0:  # an all-zero batch says nothing: the identity stays
+                chol, info = torch.linalg.cholesky_ex(moment)
+                if int(info) != 0:
+                    # rank-deficient batch: a small relative ridge makes the factor exist
+                    eye = torch.eye(d, device=x.device)
+                    chol, info = torch.linalg.cholesky_ex(moment + 1e-4 * scale * eye)
+                if int(info) == 0:
+                    self.proj.weight.copy_(chol * math.sqrt(d))
             self.initialized.fill_(True)
         self._initialized = True
 
