@@ -7,13 +7,31 @@ from torch import nn
 from codec.config import CodecConfig, QuantizerConfig
 from codec.hifigan.encoder import HiFiGANEncoder
 from codec.hifigan.generator import HiFiGANGenerator
+from codec.quantize.base import QuantizerBase
+from codec.quantize.codebook import EMACodebook
+from codec.quantize.fsq import GroupedResidualFSQ
 from codec.quantize.grvq import GroupedResidualVQ
+from codec.quantize.simvq import SimVQCodebook
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
 
 
-def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
-    """The quantizer described by ``cfg`` on a ``dim``-channel latent (groups=1: plain RVQ)."""
+def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> QuantizerBase:
+    """The quantizer described by ``cfg`` on a ``dim``-channel latent (groups=1: plain
+    residual): ``cfg.kind`` picks VQ, SimVQ codebooks or FSQ grids."""
+    if cfg.kind == "fsq":
+        return GroupedResidualFSQ(
+            dim,
+            levels=cfg.fsq_levels,
+            groups=cfg.groups,
+            num_levels=cfg.num_levels,
+            codebook=cfg.codebook,
+            dropout_rate=cfg.dropout_rate,
+            dropout_per_sample=cfg.dropout_per_sample,
+            bypass=cfg.bypass,
+            standardize=cfg.standardize,
+        )
+    codebook_type = SimVQCodebook if cfg.kind == "simvq" else EMACodebook
     return GroupedResidualVQ(
         dim,
         groups=cfg.groups,
@@ -24,6 +42,7 @@ def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> GroupedResidualVQ:
         dropout_per_sample=cfg.dropout_per_sample,
         bypass=cfg.bypass,
         standardize=cfg.standardize,
+        codebook_type=codebook_type,
     )
 
 

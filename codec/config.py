@@ -109,16 +109,24 @@ class HiFiGANConfig:
 ARCHITECTURES = ("seanet", "hifigan")
 
 
+#: quantizer kinds a QuantizerConfig can select
+QUANTIZER_KINDS = ("vq", "simvq", "fsq")
+
+
 @dataclass(frozen=True)
 class QuantizerConfig:
-    """Residual (``groups == 1``) or group-residual vector quantizer.
+    """Residual (``groups == 1``) or group-residual quantizer.
 
-    Codes are ``[B, groups * num_levels, T]``, group-major. Every codebook of every group and
-    level shares the settings in ``codebook`` (see :class:`CodebookConfig`); ``bypass`` is the
-    warm-up without quantization and its k-means refit (:class:`BypassConfig`); ``standardize``
-    quantizes per-channel standardized latents (running statistics, see
-    ``codec/quantize/standardize.py``). Training weights
-    of the quantizer's losses are not here: they belong to the trainer's loss config.
+    Codes are ``[B, groups * num_levels, T]``, group-major. ``kind``: ``vq`` (learnt codebooks),
+    ``simvq`` (each codebook a learnt linear map of a frozen random basis) or ``fsq`` (finite
+    scalar quantization on the grid ``fsq_levels``; ``codebook_size`` must be their product).
+    Every codebook of every group and level shares the settings in ``codebook`` (see
+    :class:`CodebookConfig`; FSQ uses only its ``decay`` and ``threshold_dead``, for metrics).
+    ``bypass`` is the warm-up without quantization and its k-means refit
+    (:class:`BypassConfig`); ``standardize`` quantizes per-channel standardized latents (running
+    statistics, ``codec/quantize/standardize.py``). Training weights of the quantizer's losses
+    are not here: they belong to the trainer's loss config. Configs written before ``kind``
+    existed load as ``vq``.
     """
 
     groups: int = 1
@@ -129,10 +137,42 @@ class QuantizerConfig:
     dropout_per_sample: bool = False
     bypass: BypassConfig = field(default_factory=BypassConfig)
     standardize: bool = False
+    kind: str = "vq"
+    fsq_levels: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _choice("quantizer.kind", self.kind, QUANTIZER_KINDS)
+        if self.kind != "fsq":
+            if self.fsq_levels:
+                raise ValueError(
+                    f"config key 'quantizer.fsq_levels' is only used with kind=fsq "
+                    f"(kind={self.kind!r}); leave it empty"
+                )
+            return
+        if not self.fsq_levels or any(v < 2 for v in self.fsq_levels):
+            raise ValueError(
+                "config key 'quantizer.fsq_levels' must list the values per dimension, each "
+                f">= 2, e.g. [8, 5, 5, 5]; got {list(self.fsq_levels)}"
+            )
+        size = math.prod(self.fsq_levels)
+        if self.codebook_size != size:
+            raise ValueError(
+                f"config key 'quantizer.codebook_size' must equal the product of "
+                f"quantizer.fsq_levels {list(self.fsq_levels)} = {size} with kind=fsq, "
+                f"got {self.codebook_size}"
+            )
 
     @property
     def num_codebooks(self) -> int:
         return self.groups * self.num_levels
+
+    @property
+    def layout_text(self) -> str:
+        """E.g. ``2 group(s) x 2 levels x 1000 codes (fsq 8x5x5x5)``; plain VQ names no kind."""
+        text = f"{self.groups} group(s) x {self.num_levels} levels x {self.codebook_size} codes"
+        if self.kind == "fsq":
+            return f"{text} (fsq {'x'.join(map(str, self.fsq_levels))})"
+        return text if self.kind == "vq" else f"{text} ({self.kind})"
 
 
 @dataclass(frozen=True)

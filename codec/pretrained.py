@@ -102,8 +102,7 @@ def model_card(cfg: CodecConfig) -> str:
         f"Neural audio codec exported by `codec`.\n\n"
         f"- sample rate: {cfg.sample_rate} Hz, frame rate: {cfg.frame_rate:g} frames/s "
         f"(hop {cfg.hop_length})\n"
-        f"- quantizer: {q.groups} group(s) x {q.num_levels} levels x {q.codebook_size} codes "
-        f"= {kbps:g} kbps at all codebooks\n"
+        f"- quantizer: {q.layout_text} = {kbps:g} kbps at all codebooks\n"
         f"- causal: {cfg.seanet.causal}\n\n"
         "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
     )

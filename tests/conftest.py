@@ -20,8 +20,10 @@ def tiny_config(
     codebook_size: int = 32,
     ratios: tuple[int, ...] = (4, 2),
     model_id: str = "tiny-test",
+    kind: str = "vq",
 ) -> CodecConfig:
-    """A 16 kHz codec small enough for unit tests (hop ``prod(ratios)``, 2 levels per group)."""
+    """A 16 kHz codec small enough for unit tests (hop ``prod(ratios)``, 2 levels per group);
+    ``kind="fsq"`` uses the 4 x 8 grid (32 codes)."""
     return CodecConfig(
         sample_rate=16000,
         seanet=SEANetConfig(
@@ -37,6 +39,8 @@ def tiny_config(
             num_levels=2,
             codebook_size=codebook_size,
             codebook=CodebookConfig(kmeans_init=False),
+            kind=kind,
+            fsq_levels=(4, 8) if kind == "fsq" else (),
         ),
         model_id=model_id,
     )

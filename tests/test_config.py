@@ -1,8 +1,9 @@
+import json
 from dataclasses import replace
 
 import pytest
 
-from codec.config import PRESETS, CodecConfig
+from codec.config import PRESETS, CodecConfig, QuantizerConfig
 from codec.quantize import CodebookConfig
 
 
@@ -85,3 +86,41 @@ def test_hifigan_architecture_round_trips_and_drives_the_hop() -> None:
 def test_bad_hifigan_settings_are_one_clear_line(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CodecConfig.from_dict(change)
+
+
+def test_quantizer_kind_defaults_to_vq_for_old_configs() -> None:
+    data = PRESETS["hificodec_16k"].to_dict()
+    del data["quantizer"]["kind"], data["quantizer"]["fsq_levels"]
+    cfg = CodecConfig.from_dict(data)
+    assert cfg.quantizer.kind == "vq" and cfg.quantizer.fsq_levels == ()
+    assert cfg == PRESETS["hificodec_16k"]
+
+
+def test_fsq_levels_round_trip_through_json() -> None:
+    quantizer = QuantizerConfig(groups=2, num_levels=2, codebook_size=1000, kind="fsq",
+                                fsq_levels=(8, 5, 5, 5))  # fmt: skip
+    cfg = replace(CodecConfig(), quantizer=quantizer)
+    back = CodecConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.quantizer.fsq_levels == (8, 5, 5, 5)
+    assert "fsq 8x5x5x5" in back.quantizer.layout_text
+    assert "(simvq)" in replace(quantizer, kind="simvq", fsq_levels=()).layout_text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "lfq"}, "quantizer.kind"),
+        ({"kind": "fsq"}, "quantizer.fsq_levels"),
+        ({"kind": "fsq", "fsq_levels": (8, 1), "codebook_size": 8}, "quantizer.fsq_levels"),
+        ({"kind": "fsq", "fsq_levels": (8, 5, 5, 5)}, "product of quantizer.fsq_levels"),
+        ({"kind": "vq", "fsq_levels": (8, 5)}, "only used with kind=fsq"),
+        ({"kind": "simvq", "fsq_levels": (8, 5)}, "only used with kind=fsq"),
+    ],
+)
+def test_bad_quantizer_kind_settings_are_one_clear_line(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        QuantizerConfig(**kwargs)
+    data = CodecConfig().to_dict()
+    data["quantizer"].update({k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
+    with pytest.raises(ValueError, match=message):
+        CodecConfig.from_dict(data)

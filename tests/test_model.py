@@ -203,3 +203,26 @@ def test_frame_api_offline_and_streaming() -> None:
     offline_only = make_codec(causal=False, pad_mode="reflect")
     with pytest.raises(ValueError, match="non-causal"), offline_only.open_streams(1):
         pass
+
+
+@pytest.mark.parametrize("kind", ["vq", "simvq", "fsq"])
+def test_every_quantizer_kind_trains_saves_and_loads(kind: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    codec = Codec(tiny_config(kind=kind)).train()
+    wav = torch.randn(2, 1, 96) * 0.1
+    out = codec(wav, torch.tensor([96, 50]))
+    expected = {"vq": {"vq/commit"}, "simvq": {"vq/commit", "vq/codebook"}, "fsq": {"vq/commit"}}
+    assert set(out.vq.losses) == expected[kind]
+    (out.audio.square().mean() + out.vq.loss).backward()
+    assert any(p.grad is not None for p in codec.quantizer.parameters()) == (kind != "vq")
+    codec.eval()
+    tokens = codec.encode(wav, 16000)
+    assert tokens.codes.shape == (2, 4, 12) and int(tokens.codes.max()) < 32
+    audio = codec.decode(tokens)
+    back = Codec.from_pretrained(codec.save_pretrained(tmp_path / kind))
+    assert back.config.quantizer == codec.config.quantizer
+    assert type(back.quantizer) is type(codec.quantizer)
+    assert torch.equal(back.encode(wav, 16000).codes, tokens.codes)
+    assert torch.equal(back.decode(tokens), audio)
+    tokens.save(tmp_path / "a.tok")
+    assert torch.equal(back.decode(Tokens.load(tmp_path / "a.tok")), audio)

@@ -27,6 +27,17 @@ def test_streaming_equals_offline(pad_mode: str, sizes: list[int] | str) -> None
     torch.testing.assert_close(audio, offline, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("kind", ["simvq", "fsq"])
+def test_streaming_equals_offline_for_every_quantizer_kind(kind: str) -> None:
+    torch.manual_seed(0)
+    codec = Codec(tiny_config(kind=kind)).eval()
+    wav = torch.randn(2, 1, 203) * 0.2
+    codes, audio = stream_chunks(codec, wav, [7, 24, 3])
+    tokens = codec.encode(wav, 16000)
+    assert torch.equal(codes, tokens.codes)
+    torch.testing.assert_close(audio, codec.decode(tokens), atol=1e-5, rtol=0)
+
+
 def test_session_resets_between_streams() -> None:
     torch.manual_seed(0)
     codec = Codec(tiny_config()).eval()

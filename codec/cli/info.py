@@ -49,8 +49,7 @@ def model_info(spec: str, codec: Codec) -> str:
             f"{spec}: codec model {cfg.model_id!r}",
             f"  sample rate   {codec.sample_rate} Hz, {codec.channels} channel(s)",
             f"  frames        {codec.frame_rate:g} frames/s (hop {codec.hop_length} samples)",
-            f"  quantizer     {q.groups} group(s) x {q.num_levels} levels x {q.codebook_size} codes"
-            f" (K = {codec.num_codebooks} codebooks, group-major)",
+            f"  quantizer     {q.layout_text} (K = {codec.num_codebooks} codebooks, group-major)",
             f"  bitrate       {codec.bitrate() / 1000:g} kbps at K={codec.num_codebooks}, "
             f"{per:g} kbps per level",
             f"  causal        {cfg.seanet.causal} (streaming {'yes' if cfg.seanet.causal else 'no'})",

@@ -16,7 +16,8 @@ class GroupedResidualVQ(QuantizerBase):
 
     Codes are [B, groups * num_levels, T], group-major (stream ``g * num_levels + l``).
     ``codebook.codebook_dim`` is per group. HiFi-Codec's quantizer is ``GroupedResidualVQ(512, groups=2, num_levels=2)``.
-    Training updates of all groups and levels share one all-reduce per step.
+    Training updates of all groups and levels share one all-reduce per step. ``codebook_type``
+    is every codebook's class (``SimVQCodebook`` for SimVQ).
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class GroupedResidualVQ(QuantizerBase):
         dropout_per_sample: bool = False,
         bypass: BypassConfig | None = None,
         standardize: bool = False,
+        codebook_type: type[EMACodebook] = EMACodebook,
     ) -> None:
         super().__init__(
             dim,
@@ -45,7 +47,14 @@ class GroupedResidualVQ(QuantizerBase):
             raise ValueError(f"dim ({dim}) must be divisible by groups ({groups})")
         self.group_dim = dim // groups
         self.rvqs = nn.ModuleList(
-            ResidualVQ(self.group_dim, num_levels, codebook_size, codebook, seed=g)
+            ResidualVQ(
+                self.group_dim,
+                num_levels,
+                codebook_size,
+                codebook,
+                seed=g,
+                codebook_type=codebook_type,
+            )
             for g in range(groups)
         )
 

@@ -17,7 +17,8 @@ class ResidualVQ(QuantizerBase):
     One optional projection to ``codebook.codebook_dim`` wraps the whole stack (shared by the
     levels); the straight-through estimator is applied once, to the sum of the (detached) levels, so
     the input's gradient is exactly the upstream gradient (with no projection). Any prefix of
-    levels decodes (``num_codebooks``); quantizer dropout trains that ability.
+    levels decodes (``num_codebooks``); quantizer dropout trains that ability. ``codebook_type``
+    is every level's codebook class.
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class ResidualVQ(QuantizerBase):
         bypass: BypassConfig | None = None,
         standardize: bool = False,
         seed: int = 0,
+        codebook_type: type[EMACodebook] = EMACodebook,
     ) -> None:
         super().__init__(
             dim, 1, num_levels, codebook_size, dropout_rate, dropout_per_sample, bypass, standardize
@@ -40,7 +42,9 @@ class ResidualVQ(QuantizerBase):
         self.project = Projection(dim, inner)
         # the name `levels` is part of the state-dict keys of saved models
         self.levels = nn.ModuleList(
-            VectorQuantizer(inner, codebook_size, codebook, seed=seed * 1009 + i)
+            VectorQuantizer(
+                inner, codebook_size, codebook, seed=seed * 1009 + i, codebook_type=codebook_type
+            )
             for i in range(num_levels)
         )
 

@@ -37,7 +37,8 @@ class VectorQuantizer(QuantizerBase):
 
     With ``codebook.codebook_dim`` != ``dim`` the vectors are projected to ``codebook_dim`` and
     back; with ``codebook.normalize`` codes are chosen by cosine similarity in that space (DAC's
-    factorized, L2-normalised codes). Codes are [B, 1, T].
+    factorized, L2-normalised codes). ``codebook_type`` picks the codebook class (e.g.
+    ``SimVQCodebook``). Codes are [B, 1, T].
     """
 
     def __init__(
@@ -46,12 +47,13 @@ class VectorQuantizer(QuantizerBase):
         codebook_size: int = 1024,
         codebook: CodebookConfig | None = None,
         seed: int = 0,
+        codebook_type: type[EMACodebook] = EMACodebook,
     ) -> None:
         super().__init__(dim, 1, 1, codebook_size)
         codebook = codebook or CodebookConfig()
         inner = codebook.codebook_dim or dim
         self.project = Projection(dim, inner)
-        self.codebook = EMACodebook(inner, codebook_size, codebook, seed=seed)
+        self.codebook = codebook_type(inner, codebook_size, codebook, seed=seed)
 
     def quantize_level(self, r: Tensor, weights: Tensor | None, gain: Gain) -> LevelOutput:
         """Quantize vectors ``r`` [N, codebook_dim] (no projection); feeds the pending

@@ -3,6 +3,7 @@ time with one line naming the key and what it accepts."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import get_args
 
@@ -10,17 +11,29 @@ import pytest
 from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 from omegaconf import OmegaConf
 
-from codec.lightning.config import PRECISIONS, TrainConfig
+from codec.lightning.config import PRECISIONS, TrainConfig, codec_config
 from codec.lightning.run import run_training
 from tests.lightning.conftest import REPO, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+QUANTIZERS = sorted(p.stem for p in (REPO / "conf" / "quantizer").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_shipped_experiment_builds_a_valid_typed_config(experiment: str) -> None:
     typed = OmegaConf.to_object(compose_config(f"experiment={experiment}"))
     assert isinstance(typed, TrainConfig)
+
+
+@pytest.mark.parametrize("quantizer", QUANTIZERS)
+def test_every_shipped_quantizer_builds_a_valid_codec_config(quantizer: str) -> None:
+    typed = OmegaConf.to_object(compose_config(f"quantizer={quantizer}"))
+    assert isinstance(typed, TrainConfig)
+    cfg = codec_config(typed)
+    assert cfg.quantizer.kind == {"fsq": "fsq", "simvq": "simvq"}.get(quantizer, "vq")
+    if quantizer in ("fsq", "simvq", "grvq"):  # the 2 kbps layouts at 16 kHz / 50 Hz
+        bits = cfg.frame_rate * cfg.quantizer.num_codebooks * math.log2(cfg.quantizer.codebook_size)
+        assert 1990 <= bits <= 2000
 
 
 def test_every_precision_we_accept_is_one_lightning_accepts() -> None:

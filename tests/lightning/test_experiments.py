@@ -133,6 +133,26 @@ def test_experiment_trains_and_resumes(name: str, precision: str, tmp_path: Path
     assert (run_dir / "export" / "model.safetensors").exists()
 
 
+# Every shipped quantizer group (conf/quantizer/*.yaml, by glob) on the default experiment,
+# shrunk like the experiments; FSQ's grid must multiply to TINY's codebook_size (32).
+QUANTIZERS = sorted(p.stem for p in (REPO / "conf/quantizer").glob("*.yaml"))
+QUANTIZER_TINY = {"fsq": ["model.quantizer.fsq_levels=[4,8]"]}
+
+
+@pytest.mark.parametrize("quantizer", QUANTIZERS)
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_quantizer_trains_and_resumes(quantizer: str, precision: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    extra = [f"quantizer={quantizer}", f"trainer.precision={precision}"]
+    extra += QUANTIZER_TINY.get(quantizer, [])
+    train("quickstart", run_dir, *extra, "trainer.max_steps=2")
+    resumed = train("quickstart", run_dir, *extra, "trainer.max_steps=3")
+    assert resumed.step == 2
+    final = load_last(run_dir)
+    assert final["global_step"] == 3 and adam_steps(final) == [3, 3]
+    assert (run_dir / "export" / "model.safetensors").exists()
+
+
 # DDP: the experiments whose trainer group is ddp or gpu. No experiment ships trainer=ddp;
 # the GPU-sized ones are those anyone scales out, while the CPU-sized debug / quickstart stay
 # single-process. Both precisions, each trained 2 steps then resumed to 4.

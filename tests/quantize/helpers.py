@@ -43,3 +43,22 @@ def assert_straight_through(q: QuantizerBase, x: torch.Tensor) -> QuantizerOutpu
     out.quantized.backward(g)
     assert x.grad is not None and torch.equal(x.grad, g)
     return out
+
+
+def spawn_ranks(worker: Callable[[int, str], None], tmp: str, world: int = 2) -> None:
+    """Run ``worker(rank, tmp)`` in ``world`` processes (fork where the platform has it: the
+    children reuse the imported torch, where a spawned child re-imports it for seconds)."""
+    import torch.multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    mp.start_processes(worker, args=(tmp,), nprocs=world, join=True, start_method=method)
+
+
+def init_gloo(rank: int, tmp: str, world: int = 2) -> None:
+    """Join a ``world``-process gloo group through a rendezvous file in ``tmp`` (one thread)."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=world
+    )

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from codec.quantize import BypassConfig, CodebookConfig, GroupedResidualVQ
-from tests.quantize.helpers import assert_close
+from tests.quantize.helpers import assert_close, init_gloo, spawn_ranks
 
 WORLD, STEPS = 2, 4
 BYPASS = BypassConfig(steps=2, rate=0.5, refit_vectors=30)
@@ -47,10 +46,7 @@ def _count(name: str, counter: dict[str, int]) -> None:
 
 
 def _worker(rank: int, tmp: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=WORLD
-    )
+    init_gloo(rank, tmp, WORLD)
     counter: dict[str, int] = {}
     for name in ("all_reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce"):
         _count(name, counter)
@@ -87,10 +83,7 @@ def _worker(rank: int, tmp: str) -> None:
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("ddp")
-    # fork where the platform has it: the children reuse the imported torch (a spawned child
-    # re-imports it, seconds on a busy machine); the test is otherwise the same under spawn
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    mp.start_processes(_worker, args=(str(tmp),), nprocs=WORLD, join=True, start_method=method)
+    spawn_ranks(_worker, str(tmp), WORLD)
     return [torch.load(Path(tmp) / f"rank{r}.pt") for r in range(WORLD)]
 
 
