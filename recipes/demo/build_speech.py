@@ -106,9 +106,36 @@ def sha1(text: str) -> str:
 
 TUX = "tuxpaint-stamps-default"
 VOICES = (
-    Voice("en_allison", "F", "en-US", "asterisk-core-sounds-en-g722", "asterisk", "en_US_f_Allison", "ast", True),
-    Voice("fr_june", "F", "fr-CA", "asterisk-core-sounds-fr-g722", "asterisk", "fr_CA_f_June", "ast", True),
-    Voice("it_carlo", "M", "it-IT", "asterisk-core-sounds-it-g722", "asterisk", "it_IT_m_Carlo", "ast", True),
+    Voice(
+        "en_allison",
+        "F",
+        "en-US",
+        "asterisk-core-sounds-en-g722",
+        "asterisk",
+        "en_US_f_Allison",
+        "ast",
+        True,
+    ),
+    Voice(
+        "fr_june",
+        "F",
+        "fr-CA",
+        "asterisk-core-sounds-fr-g722",
+        "asterisk",
+        "fr_CA_f_June",
+        "ast",
+        True,
+    ),
+    Voice(
+        "it_carlo",
+        "M",
+        "it-IT",
+        "asterisk-core-sounds-it-g722",
+        "asterisk",
+        "it_IT_m_Carlo",
+        "ast",
+        True,
+    ),
     Voice("cs_gabriela", "F", "cs-CZ", "fillets-ng-data-cs", "fillets", "m", "fillets_m", True),
     Voice("fr_paulk", "M", "fr", TUX, "tuxpaint", "fr", "tux", True),
     Voice("el_kiriaki", "F", "el", TUX, "tuxpaint", "el", "tux", True),
@@ -236,9 +263,7 @@ class Builder:
         return rows
 
 
-def choose_validation(
-    builder: Builder, per_seen: int, per_unseen: int
-) -> dict[str, list[str]]:
+def choose_validation(builder: Builder, per_seen: int, per_unseen: int) -> dict[str, list[str]]:
     """Validation line names per speaker: ``per_seen`` shared held-out lines per script (every
     voice reading it says them), topped up to ``per_unseen`` for the unseen voices."""
     chosen: dict[str, list[str]] = {}
