@@ -1,8 +1,10 @@
-"""Data: manifests, folder scanning, hop-aligned crop datasets, bucketing, collate, synthetic audio.
+"""Data: manifests, folder scanning, hop-aligned crop datasets, augmentation, bucketing, collate,
+synthetic audio.
 
 Core code: imports neither Lightning nor Hydra.
 """
 
+from codec.data.augment import Augment
 from codec.data.collate import AudioBatch, AudioCollate, AudioItem, collate_audio
 from codec.data.crops import (
     Crop,
@@ -29,6 +31,7 @@ from codec.data.synthetic import synthetic_speech, write_synthetic_files
 __all__ = [
     "BUNDLED_SPEECH_DIR",
     "LIBRITTS_SUBSETS",
+    "Augment",
     "AudioBatch",
     "AudioCollate",
     "AudioCropDataset",

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from codec.audio import AudioError, convert_channels, load_audio, loudness_normalize, peak_normalize
+from codec.data.augment import Augment
 from codec.data.collate import AudioItem
 from codec.data.crops import crop_samples, random_aligned_crop
 from codec.data.manifest import AudioRecord
@@ -126,7 +127,8 @@ class AudioCropDataset(AudioDatasetBase):
     generator seeded with ``(seed, epoch, index)``: results do not depend on the worker count or
     order, and :meth:`set_epoch` changes them per epoch (with non-persistent workers the epoch set
     in the main process reaches the workers). An unusable file is replaced by a random other
-    file (up to ``max_retries`` times, then ``None``).
+    file (up to ``max_retries`` times, then ``None``). ``augment`` (speed perturbation, gain) is
+    applied to the whole utterance before cropping, drawing from the same generator.
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class AudioCropDataset(AudioDatasetBase):
         peak_db: float = -1.0,
         loudness_db: float = -23.0,
         silence_db: float = -60.0,
+        augment: Augment | None = None,
     ) -> None:
         super().__init__(
             records,
@@ -159,6 +162,7 @@ class AudioCropDataset(AudioDatasetBase):
         self.crop_samples = crop_samples(hop_length, frames_per_crop)
         self.seed = seed
         self.max_retries = max_retries
+        self.augment = augment if augment is not None and augment.enabled else None
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -177,6 +181,8 @@ class AudioCropDataset(AudioDatasetBase):
         for _ in range(self.max_retries + 1):
             wav = self.load(candidate)
             if wav is not None:
+                if self.augment is not None:
+                    wav = self.augment(wav, self.sample_rate, rng)
                 crop = random_aligned_crop(wav, self.hop_length, self.frames_per_crop, rng)
                 speaker = self.records[candidate].speaker
                 return AudioItem(crop.wav, crop.length, candidate, speaker)

@@ -142,9 +142,19 @@ class DataConfig:
     val_max_seconds: float = 6.0
     normalize: str = "peak"
     seed: int = 0
+    # training augmentation (off when empty / 0): speed factors drawn per crop, e.g.
+    # [0.9, 1.0, 1.1], and a random gain in [-gain_db, gain_db]; see codec/data/augment.py
+    speeds: list[float] = field(default_factory=list)
+    gain_db: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice("data.normalize", self.normalize, get_args(Normalize))
+        for speed in self.speeds:
+            if not 0.5 <= speed <= 2.0:
+                raise ValueError(
+                    f"config key 'data.speeds' must hold factors in [0.5, 2], got {speed}"
+                )
+        check_min("data.gain_db", self.gain_db, 0)
         check_min("data.frames_per_crop", self.frames_per_crop, 1)
         check_min("data.batch_size", self.batch_size, 1)
         check_min("data.num_workers", self.num_workers, 0)

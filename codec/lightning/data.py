@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from codec.data.augment import Augment
 from codec.data.collate import AudioCollate
 from codec.data.datasets import AudioCropDataset, UtteranceDataset
 from codec.data.manifest import AudioRecord, read_file_list, read_manifest, scan_audio_folder
@@ -172,6 +173,7 @@ class CodecDataModule(L.LightningDataModule):
             channels=self.channels,
             normalize=norm,  # type: ignore[arg-type]
             seed=c.seed,
+            augment=Augment(tuple(c.speeds), c.gain_db),
         )
         self.val_set = UtteranceDataset(
             load_records(c.val, "val"),

@@ -60,6 +60,8 @@ BAD = [
     ("optim.min_lr_ratio=2", "optim.min_lr_ratio", "[0, 1]"),
     ("data.batch_size=0", "data.batch_size", ">= 1"),
     ("data.frames_per_crop=0", "data.frames_per_crop", ">= 1"),
+    ("data.speeds=[0.9,3.0]", "data.speeds", "[0.5, 2]"),
+    ("data.gain_db=-3", "data.gain_db", ">= 0"),
     ("trainer.max_steps=0", "trainer.max_steps", ">= 1"),
     ("trainer.devices=0", "trainer.devices", "-1"),
     ("loss.mel=-1", "loss.mel", ">= 0"),

@@ -202,9 +202,13 @@ def test_global_rng_state_round_trips_through_a_checkpoint(tmp_path: Path) -> No
     assert drawn[:2] == expected[:2] and torch.equal(drawn[2], expected[2])
 
 
-def tiny_data(workers: int) -> CodecDataModule:
+def tiny_data(workers: int, speeds: list[float] | None = None) -> CodecDataModule:
     cfg = DataConfig(
-        train="assets/speech/val", frames_per_crop=4, batch_size=2, num_workers=workers
+        train="assets/speech/val",
+        frames_per_crop=4,
+        batch_size=2,
+        num_workers=workers,
+        speeds=speeds or [],
     )
     data = CodecDataModule(cfg, sample_rate=16000, hop_length=16)
     data.setup("fit")
@@ -233,11 +237,14 @@ def loader(data: CodecDataModule, position: Callable[[], int]) -> ResumableDataL
     )
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_loader_resumes_mid_epoch_from_its_state(workers: int) -> None:
+@pytest.mark.parametrize(
+    ("workers", "speeds"), [(0, None), (2, None), (2, [0.9, 1.0, 1.1])], ids=["0", "2", "2-speed"]
+)
+def test_loader_resumes_mid_epoch_from_its_state(workers: int, speeds: list[float] | None) -> None:
     """A fresh loader given a saved state yields what the first one would have next (order
-    and random crops), and making its iterator draws nothing from the global RNG."""
-    data = tiny_data(workers)
+    and random crops, speed perturbation included), and making its iterator draws nothing
+    from the global RNG."""
+    data = tiny_data(workers, speeds)
     done = 0
     first = loader(data, lambda: done)
     per_epoch = len(first)

@@ -38,7 +38,7 @@ def test_debug_experiment_end_to_end(tmp_path: Path) -> None:
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     codec = Codec.from_pretrained(run_dir / "export")
     assert (run_dir / "export_best" / "model.safetensors").exists()
-    wav = load_audio(REPO / "assets/speech/val/en_allison__vm-reenterpassword.flac", 16000).wav
+    wav = load_audio(REPO / "assets/speech/val_seen/en_allison__vm-reenterpassword.flac", 16000).wav
     tokens = codec.encode(wav, 16000)
     assert tokens.num_codebooks == 4 and tokens.codebook_size == 32
     audio = codec.decode(tokens)

@@ -1,0 +1,90 @@
+"""The bundled-speech build script's selection on a fake package tree (decoding stubbed, so
+neither ffmpeg nor the Debian packages are needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "demo" / "build_speech.py"
+
+
+@pytest.fixture(scope="module")
+def build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_speech", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_speech"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_decode(path: Path) -> tuple[np.ndarray, int]:
+    """2-4 s of noise whose length and content follow the file's bytes."""
+    seed = int(hashlib.sha1(path.read_bytes()).hexdigest()[:8], 16)
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-0.5, 0.5, (int(16_000 * rng.uniform(2, 4)), 1)).astype(np.float32), 16_000
+
+
+def fake_tree(build: ModuleType, root: Path) -> None:
+    """Every voice's layout, 30 lines each; two Tux Paint stamps share one recording."""
+    for voice in build.VOICES:
+        for i in range(30):
+            if voice.kind == "asterisk":
+                path = root / build.ASTERISK / voice.select / f"prompt{i}.g722"
+            elif voice.kind == "fillets":
+                path = root / build.FILLETS / "lvl" / "cs" / f"lvl-{voice.select}-line{i}.ogg"
+            else:
+                path = root / build.TUXPAINT / "animals" / f"stamp{i}_desc_{voice.select}.ogg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"{voice.speaker} {i}".encode())
+    tux = root / build.TUXPAINT / "animals"
+    (tux / "stamp1_desc_fr.ogg").write_bytes((tux / "stamp0_desc_fr.ogg").read_bytes())
+
+
+def run(build: ModuleType, root: Path, out: Path) -> list[dict[str, object]]:
+    build.prepare_out(out, force=True)
+    return build.build(root, out, train_bytes=120_000, per_seen=2, per_unseen=5)
+
+
+def test_split_keeps_unseen_speakers_and_held_out_lines_out_of_training(
+    build: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "decode", fake_decode)
+    fake_tree(build, tmp_path / "src")
+    rows = run(build, tmp_path / "src", tmp_path / "a")
+    unseen = {v.speaker for v in build.VOICES if not v.seen}
+    by_split = {s: [r for r in rows if r["split"] == s] for s in build.SPLITS}
+    assert {r["speaker"] for r in by_split["val"]} == unseen
+    assert unseen.isdisjoint(r["speaker"] for r in by_split["train"])
+    assert all(r["seen"] is False for r in by_split["val"])
+    per_speaker = {s: sum(r["speaker"] == s for r in by_split["val"]) for s in unseen}
+    assert set(per_speaker.values()) == {5}
+    assert len(by_split["val_seen"]) == 2 * (len(build.VOICES) - len(unseen))
+    line = lambda r: str(r["path"]).split("__")[1]  # noqa: E731
+    held_out = {line(r) for r in by_split["val"] + by_split["val_seen"]}
+    assert held_out.isdisjoint(line(r) for r in by_split["train"])
+    # the two ids sharing one recording are gone for every voice
+    assert not any(line(r).startswith(("animals.stamp0.", "animals.stamp1.")) for r in rows)
+    assert all((tmp_path / "a" / str(r["path"])).is_file() for r in rows)
+
+
+def test_rebuild_is_identical(
+    build: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "decode", fake_decode)
+    fake_tree(build, tmp_path / "src")
+    run(build, tmp_path / "src", tmp_path / "a")
+    run(build, tmp_path / "src", tmp_path / "b")
+    first = (tmp_path / "a" / "manifest.jsonl").read_text()
+    assert first == (tmp_path / "b" / "manifest.jsonl").read_text()
+    for row in map(json.loads, first.splitlines()):
+        a, b = (tmp_path / d / row["path"] for d in "ab")
+        assert a.read_bytes() == b.read_bytes()
