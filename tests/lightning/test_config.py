@@ -49,6 +49,7 @@ BAD = [
     ("data.frames_per_crop=0", "data.frames_per_crop", ">= 1"),
     ("trainer.max_steps=0", "trainer.max_steps", ">= 1"),
     ("trainer.devices=0", "trainer.devices", "-1"),
+    ("trainer.snapshot_every=-1", "trainer.snapshot_every", ">= 0"),
     ("loss.mel=-1", "loss.mel", ">= 0"),
 ]
 
