@@ -201,9 +201,14 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.variant:
         variants = dict(parse_variant(spec) for spec in args.variant)
-        runs = [train(n, o, args.out, args.snapshot_every, args.threads) for n, o in variants.items()]
+        runs = [
+            train(n, o, args.out, args.snapshot_every, args.threads) for n, o in variants.items()
+        ]
     else:
         variants, runs = {}, list(args.runs)
+        names = [run.name for run in runs]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"run folders need distinct names (they label the curves): {names}")
     import torch
 
     from codec.eval import collect_files
