@@ -152,9 +152,10 @@ def evaluate_run(run_dir: Path, files: list[Path]) -> list[dict[str, Any]]:
     for folder in snapshots(run_dir):
         rows.append(evaluate_snapshot(folder, files, run_dir.name))
         r = rows[-1]
+        scores = ", ".join(f"{m} {r[m]:.3f}" for m in METRICS if r[m] is not None)
         print(
-            f"[{run_dir.name}] step {r['step']}: {r['cpu_minutes']:.1f} CPU min, STOI "
-            f"{r['stoi']}, PESQ-WB {r['pesq_wb']}, min usage {r['usage_min']:.3f}",
+            f"[{run_dir.name}] step {r['step']}: {r['cpu_minutes']:.2f} CPU min, {scores}, "
+            f"least-used codebook {r['usage_min']:.1%}",
             flush=True,
         )
     return rows
