@@ -1,10 +1,11 @@
-"""File helpers: atomic writes (a temp file in the destination folder, then a rename) and
-reading a versioned JSON document."""
+"""File helpers: atomic writes (a temp file or folder beside the destination, then a rename)
+and reading a versioned JSON document."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,30 @@ def atomic_path(path: str | os.PathLike[str], force: bool = False) -> Iterator[P
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp folder beside ``path``; on success it replaces ``path`` (an existing
+    folder there is swapped out and removed), so readers see the old folder or the complete
+    new one, never a half-written one. On failure the temp folder is removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            # rename() cannot replace a non-empty folder: move the old one aside first
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            )
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, force: bool = False) -> None:

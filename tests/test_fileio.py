@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
+from codec.fileio import atomic_dir, atomic_path, atomic_write_bytes, read_versioned_json
 
 
 def test_failure_leaves_nothing(tmp_path: Path) -> None:
@@ -45,3 +45,26 @@ def test_read_versioned_json(tmp_path: Path) -> None:
     path = tmp_path / "doc.json"
     path.write_text('{"format": "fmt", "format_version": 2, "x": [1]}')
     assert read_versioned_json(path, "thing", "a thing", "fmt", 2)["x"] == [1]
+
+
+def test_atomic_dir_replaces_whole_folder(tmp_path: Path) -> None:
+    target = tmp_path / "snap"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+        assert not target.exists()  # nothing visible until the body succeeds
+    assert [p.name for p in target.iterdir()] == ["a.txt"]
+    with atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("2")
+    assert [p.name for p in target.iterdir()] == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_atomic_dir_failure_keeps_old_folder(tmp_path: Path) -> None:
+    target = tmp_path / "snap"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+        raise RuntimeError("boom")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["snap"]

@@ -1,9 +1,12 @@
-"""Training callbacks: atomic checkpoints, global RNG state for checkpoints, model export, audio/spectrogram logging."""
+"""Training callbacks: atomic checkpoints, global RNG state for checkpoints, model export,
+periodic snapshots for learning curves, audio/spectrogram logging."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,7 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from codec.fileio import atomic_path
+from codec.fileio import atomic_dir, atomic_path, atomic_write_bytes
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -84,14 +87,111 @@ class ExportCallback(L.Callback):
 
     @rank_zero_only
     def _export(self, pl_module: L.LightningModule, name: str) -> None:
-        model = pl_module.export_model()  # type: ignore[operator]
-        model.save_pretrained(self.run_dir / name, force=True)
+        export_model(pl_module, self.run_dir / name)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = float(state_dict.get("best", math.inf))
+
+
+def export_model(pl_module: L.LightningModule, folder: Path) -> None:
+    """Write the module's export model (``save_pretrained`` format) into ``folder``."""
+    model = pl_module.export_model()  # type: ignore[operator]
+    model.save_pretrained(folder, force=True)
+
+
+class SnapshotCallback(L.Callback):
+    """Every ``every`` generator steps, and at the end of training, an export folder
+    ``<run_dir>/snapshots/step_<step:06d>/`` (``config.json`` + ``model.safetensors``) plus
+    ``meta.json``, for learning curves evaluated after the run.
+
+    ``meta.json`` holds ``wall_seconds`` / ``cpu_seconds`` of training since the run started,
+    accumulated across resumes through the checkpoint (work done after the last checkpoint of
+    a killed process is redone, so it is not counted twice). Both start at ``on_fit_start``
+    (imports and model construction are not counted; validation is) and leave out the time
+    spent writing snapshots. ``process_cpu_seconds`` is this process's raw
+    ``time.process_time()``. CPU seconds are those of the process writing (rank zero).
+    """
+
+    def __init__(self, run_dir: str | Path, every: int) -> None:
+        self.folder = Path(run_dir) / "snapshots"
+        self.every = every
+        self.carried = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
+        self.resumes = 0
+        self._start = (time.perf_counter(), time.process_time())
+        self._spent = [0.0, 0.0]  # wall, cpu spent writing snapshots
+        self._last_step = -1
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = (time.perf_counter(), time.process_time())
+        self._spent = [0.0, 0.0]
+
+    def elapsed(self) -> dict[str, float]:
+        """Training wall and CPU seconds so far, resumes included."""
+        wall = time.perf_counter() - self._start[0] - self._spent[0]
+        cpu = time.process_time() - self._start[1] - self._spent[1]
+        return {
+            "wall_seconds": self.carried["wall_seconds"] + wall,
+            "cpu_seconds": self.carried["cpu_seconds"] + cpu,
+        }
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        step = trainer.global_step  # generator steps (the discriminator's do not count)
+        if step > 0 and step % self.every == 0 and step != self._last_step:
+            self._snapshot(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the last step too (max_minutes or a max_steps that is not a multiple of `every`)
+        if trainer.global_step > 0 and trainer.global_step != self._last_step:
+            self._snapshot(trainer, pl_module)
+
+    def _snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        begin = (time.perf_counter(), time.process_time())
+        self._last_step = trainer.global_step
+        meta = {
+            "step": trainer.global_step,
+            **self.elapsed(),
+            "process_cpu_seconds": begin[1],
+            "threads": torch.get_num_threads(),
+            "resumes": self.resumes,
+            "unix_time": time.time(),
+            "train_metrics": train_metrics(trainer),
+        }
+        self._write(pl_module, meta)
+        self._spent[0] += time.perf_counter() - begin[0]
+        self._spent[1] += time.process_time() - begin[1]
+
+    @rank_zero_only
+    def _write(self, pl_module: L.LightningModule, meta: dict[str, Any]) -> None:
+        with atomic_dir(self.folder / f"step_{meta['step']:06d}") as tmp:
+            export_model(pl_module, tmp)
+            atomic_write_bytes(tmp / "meta.json", json.dumps(meta, indent=2).encode())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.elapsed(), "resumes": self.resumes}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.carried = {k: float(state_dict.get(k, 0.0)) for k in self.carried}
+        self.resumes = int(state_dict.get("resumes", 0)) + 1
+
+
+def train_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """The last training batch's logged codebook statistics and mel loss (``vq/*``,
+    ``g/mel``), as plain floats."""
+    return {
+        key: float(value)
+        for key, value in trainer.callback_metrics.items()
+        if (key.startswith("vq/") or key == "g/mel") and value.numel() == 1
+    }
 
 
 class AudioLoggingCallback(L.Callback):

@@ -176,6 +176,8 @@ class TrainerConfig:
     checkpoint_every: int = 200
     num_threads: int = 0
     progress: bool = True
+    #: every N generator steps, an export folder under ``<run_dir>/snapshots/`` (0: none)
+    snapshot_every: int = 0
 
     def __post_init__(self) -> None:
         check_choice("trainer.precision", self.precision, PRECISIONS)
@@ -190,6 +192,7 @@ class TrainerConfig:
             check_min(f"trainer.{name}", getattr(self, name), 1)
         check_min("trainer.max_minutes", self.max_minutes, 0)
         check_min("trainer.num_threads", self.num_threads, 0)
+        check_min("trainer.snapshot_every", self.snapshot_every, 0)
 
 
 @dataclass

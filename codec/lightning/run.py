@@ -14,7 +14,12 @@ from hydra.core.config_store import ConfigStore
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from codec.lightning.callbacks import AtomicCheckpointIO, AudioLoggingCallback, ExportCallback
+from codec.lightning.callbacks import (
+    AtomicCheckpointIO,
+    AudioLoggingCallback,
+    ExportCallback,
+    SnapshotCallback,
+)
 from codec.lightning.config import (
     FREEZABLE,
     LOGGER_KINDS,
@@ -118,6 +123,8 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, extra: list[L.Callback]) -> L
         AudioLoggingCallback(cfg.logger.audio_every, cfg.logger.audio_items),
         *extra,
     ]
+    if t.snapshot_every > 0:
+        callbacks.append(SnapshotCallback(run_dir, t.snapshot_every))
     if t.progress:
         callbacks.append(_progress_bar())
     return L.Trainer(

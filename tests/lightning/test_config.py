@@ -64,6 +64,7 @@ BAD = [
     ("data.gain_db=-3", "data.gain_db", ">= 0"),
     ("trainer.max_steps=0", "trainer.max_steps", ">= 1"),
     ("trainer.devices=0", "trainer.devices", "-1"),
+    ("trainer.snapshot_every=-1", "trainer.snapshot_every", ">= 0"),
     ("loss.mel=-1", "loss.mel", ">= 0"),
 ]
 
