@@ -93,6 +93,8 @@ class CausalISTFT(StreamingModule[ISTFTState]):
         squares = (window**2).expand(1, rows, n_fft)
         envelope = overlap_add(squares, hop_length)[0, : rows * hop_length].view(rows, hop_length)
         floor = ENVELOPE_FLOOR * float(envelope[-1].min())
+        self.window: Tensor
+        self.envelope: Tensor
         # Not persistent: derived from the config, so exports hold only learnt weights. Kept in
         # float64 (cast per call) so that a float64 synthesis is exact to float64 too.
         self.register_buffer("window", window, persistent=False)
