@@ -14,6 +14,7 @@ from codec.quantize.grvq import GroupedResidualVQ
 from codec.quantize.simvq import SimVQCodebook
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
+from codec.vocos.decoder import VocosDecoder
 
 
 def quantizer_from_config(dim: int, cfg: QuantizerConfig) -> QuantizerBase:
@@ -54,7 +55,10 @@ def encoder_from_config(cfg: CodecConfig) -> nn.Module:
 
 
 def decoder_from_config(cfg: CodecConfig) -> nn.Module:
-    """The decoder of ``cfg.architecture``: latent ``[B, D, F]`` -> waveform ``[B, C, F * hop]``."""
+    """The decoder of ``cfg.architecture`` (or ``cfg.decoder``): latent ``[B, D, F]`` ->
+    waveform ``[B, C, F * hop]``."""
     if cfg.architecture == "hifigan":
         return HiFiGANGenerator(cfg.hifigan)
+    if cfg.decoder == "vocos":
+        return VocosDecoder(cfg.vocos, cfg.latent_dim, cfg.hop_length)
     return SEANetDecoder(cfg.seanet)

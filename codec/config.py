@@ -105,8 +105,44 @@ class HiFiGANConfig:
         return math.prod(self.ratios)
 
 
+@dataclass(frozen=True)
+class VocosConfig:
+    """Vocos-style decoder: ConvNeXt blocks at the frame rate and an inverse-STFT head.
+
+    The latent ``[B, D, F]`` goes through a causal conv (``kernel_size``) to ``dim`` channels,
+    ``num_blocks`` ConvNeXt blocks (causal depthwise conv, LayerNorm, ``dim -> intermediate_dim
+    -> dim`` MLP with GELU, layer scale ``layer_scale_init``, residual) and a LayerNorm; a linear
+    head gives ``n_fft + 2`` channels per frame: log-magnitude and phase of ``n_fft // 2 + 1``
+    bins. ``D`` and the hop come from the encoder. ``n_fft`` must be even and at least twice
+    the hop: each frame is synthesised over ``n_fft`` samples starting at its own hop, so the
+    defaults (``2 * 320`` at 16 kHz, 50 frames/s) keep what a frame must predict ahead short.
+    """
+
+    dim: int = 256
+    intermediate_dim: int = 768
+    num_blocks: int = 8
+    kernel_size: int = 7
+    n_fft: int = 640
+    layer_scale_init: float = 0.125
+
+    def __post_init__(self) -> None:
+        sizes = {"dim": self.dim, "intermediate_dim": self.intermediate_dim}
+        sizes |= {"num_blocks": self.num_blocks, "kernel_size": self.kernel_size}
+        for key, value in sizes.items():
+            if value < 1:
+                raise ValueError(f"config key 'vocos.{key}' must be >= 1, got {value}")
+        if self.n_fft < 2 or self.n_fft % 2:
+            raise ValueError(f"config key 'vocos.n_fft' must be even and >= 2, got {self.n_fft}")
+        if self.layer_scale_init <= 0:
+            raise ValueError(
+                f"config key 'vocos.layer_scale_init' must be > 0, got {self.layer_scale_init}"
+            )
+
+
 #: encoder/decoder architectures a CodecConfig can select
 ARCHITECTURES = ("seanet", "hifigan")
+#: decoders of architecture seanet: its own, or the Vocos-style one
+DECODERS = ("seanet", "vocos")
 
 
 #: quantizer kinds a QuantizerConfig can select
@@ -182,6 +218,9 @@ class CodecConfig:
     ``architecture`` picks the encoder/decoder: ``seanet`` (ours, streamable; configured by
     ``seanet``) or ``hifigan`` (HiFi-Codec's, offline only; configured by ``hifigan``). The
     other block is ignored. Configs written before the choice existed load as ``seanet``.
+    ``decoder`` picks the waveform decoder of architecture ``seanet``: its own (``seanet``) or
+    the Vocos-style one (``vocos``, configured by ``vocos``, mono only; it streams). HiFi-GAN
+    models always use their generator. Configs without the key load as ``seanet``.
     """
 
     sample_rate: int = 24000
@@ -190,14 +229,36 @@ class CodecConfig:
     model_id: str = "codec"
     architecture: str = "seanet"
     hifigan: HiFiGANConfig = field(default_factory=HiFiGANConfig)
+    decoder: str = "seanet"
+    vocos: VocosConfig = field(default_factory=VocosConfig)
 
     def __post_init__(self) -> None:
         _choice("architecture", self.architecture, ARCHITECTURES)
+        _choice("decoder", self.decoder, DECODERS)
+        if self.decoder == "vocos":
+            self._check_vocos()
         if self.architecture == "hifigan" and self.seanet.causal:
             # code outside the model asks seanet.causal whether a codec streams
             raise ValueError(
                 "config key 'seanet.causal' must be false with architecture=hifigan "
                 "(the HiFi-GAN encoder/decoder does not stream)"
+            )
+
+    def _check_vocos(self) -> None:
+        if self.architecture != "seanet":
+            raise ValueError(
+                f"config key 'decoder' can be vocos only with architecture=seanet, got "
+                f"architecture={self.architecture}"
+            )
+        if self.seanet.channels != 1:
+            raise ValueError(
+                f"decoder=vocos is mono: config key 'seanet.channels' must be 1, got "
+                f"{self.seanet.channels}"
+            )
+        if self.vocos.n_fft < 2 * self.hop_length:
+            raise ValueError(
+                f"config key 'vocos.n_fft' must be at least twice the hop length "
+                f"{self.hop_length}, got {self.vocos.n_fft}"
             )
 
     @property

@@ -103,8 +103,20 @@ def model_card(cfg: CodecConfig) -> str:
         f"- sample rate: {cfg.sample_rate} Hz, frame rate: {cfg.frame_rate:g} frames/s "
         f"(hop {cfg.hop_length})\n"
         f"- quantizer: {q.layout_text} = {kbps:g} kbps at all codebooks\n"
-        f"- causal: {cfg.seanet.causal}\n\n"
+        f"- causal: {cfg.seanet.causal}\n"
+        f"{decoder_line(cfg)}\n"
         "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
+    )
+
+
+def decoder_line(cfg: CodecConfig) -> str:
+    """The model card's line on a non-default decoder (empty for the architecture's own)."""
+    if cfg.architecture != "seanet" or cfg.decoder == "seanet":
+        return ""
+    v = cfg.vocos
+    return (
+        f"- decoder: vocos ({v.num_blocks} ConvNeXt blocks of {v.dim} channels, "
+        f"causal iSTFT n_fft {v.n_fft})\n"
     )
 
 

@@ -119,14 +119,22 @@ class StreamingConv1d(StreamingConv[ConvState]):
         pad_mode: str = "reflect",
         norm: str = "none",
         bias: bool = True,
+        groups: int = 1,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, causal)
         check_pad_mode(pad_mode)
         conv = nn.Conv1d(
-            in_channels, out_channels, kernel_size, stride, dilation=dilation, bias=bias
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            dilation=dilation,
+            bias=bias,
+            groups=groups,
         )
         self.conv = apply_norm(conv, norm)
         self.dilation = dilation
+        self.groups = groups
         self.pad_mode = pad_mode
         self.k_eff = effective_kernel_size(kernel_size, dilation)
         self.left, self.right = split_padding(total_padding(kernel_size, stride, dilation), causal)
@@ -138,7 +146,12 @@ class StreamingConv1d(StreamingConv[ConvState]):
         return f"causal={self.causal}, pad_mode={self.pad_mode!r}"
 
     def geometry(self) -> str:
-        return f"{super().geometry()}, dilation={self.dilation}"
+        groups = f", groups={self.groups}" if self.groups != 1 else ""
+        return f"{super().geometry()}, dilation={self.dilation}{groups}"
+
+    def _fast(self, x: Tensor) -> bool:
+        """Whether ``codec.nn.kernels`` may run: they know only ungrouped convolutions."""
+        return self.groups == 1 and kernels_apply(x, self.conv.weight)
 
     def check_item_reset(self, state: ConvState) -> None:
         if self.pointwise:
@@ -193,10 +206,10 @@ class StreamingConv1d(StreamingConv[ConvState]):
         """1x1 conv of ``x`` [B, C_in, T], added to ``accumulate`` [B, C_out, T] if given
         (in place when ``inplace``: the caller owns ``accumulate``)."""
         weight, bias = self.conv.weight, self.conv.bias
-        if kernels_apply(x, weight) and (accumulate is None or accumulate.dtype == x.dtype):
+        if self._fast(x) and (accumulate is None or accumulate.dtype == x.dtype):
             return pointwise_conv1d(x, weight, bias, accumulate, inplace)
         # torch's conv rejects an empty chunk (a flush), the GEMM forms do not
-        y = F.conv1d(x, weight, bias) if x.shape[-1] else self._no_output(x)
+        y = F.conv1d(x, weight, bias, groups=self.groups) if x.shape[-1] else self._no_output(x)
         return y if accumulate is None else accumulate + y
 
     def _offline(self, x: Tensor) -> Tensor | None:
@@ -204,11 +217,11 @@ class StreamingConv1d(StreamingConv[ConvState]):
         extra = extra_padding(x.shape[-1], self.kernel_size, self.stride, self.dilation)
         padding = (self.left, self.right + extra)
         weight, bias = self.conv.weight, self.conv.bias
-        if not kernels_apply(x, weight):
+        if not self._fast(x):
             if x.shape[-1] == 0:
                 return None  # as below: the streaming path emits nothing
             x = pad1d(x, *padding, self.pad_mode)
-            return F.conv1d(x, weight, bias, self.stride, 0, self.dilation)
+            return F.conv1d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
         return padded_conv1d(x, weight, bias, self.stride, self.dilation, padding, self.pad_mode)
 
     def _no_output(self, x: Tensor) -> Tensor:
@@ -241,10 +254,10 @@ class StreamingConv1d(StreamingConv[ConvState]):
             return self._no_output(buffer)
         windows = buffer[..., : (n - 1) * self.stride + self.k_eff]
         weight, bias = self.conv.weight, self.conv.bias
-        if kernels_apply(windows, weight):
+        if self._fast(windows):
             y = conv1d_unpadded(windows, weight, bias, self.stride, self.dilation)
         else:
-            y = F.conv1d(windows, weight, bias, self.stride, 0, self.dilation)
+            y = F.conv1d(windows, weight, bias, self.stride, 0, self.dilation, self.groups)
         state.buffer = buffer[..., n * self.stride :]
         return y
 

@@ -32,13 +32,18 @@ PRECISIONS = ["32-true", "bf16-mixed"]
 # so a fixed case fails until its entry is removed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
-# Seconds per run: a tiny SEANet (hop 16) or HiFi-GAN (hop 320, narrow), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
+# Seconds per run: a tiny SEANet (hop 16; its Vocos decoder: 1 block, n_fft 2 hops) or HiFi-GAN
+# (hop 320, narrow), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
 # of 16 frames, the bundled speech (libritts_24k's manifest exists only after its recipe).
 TINY = [
     "model.seanet.n_filters=2",
     "model.seanet.dimension=16",
     "model.seanet.ratios=[4,4]",
     "model.seanet.lstm_layers=1",
+    "model.vocos.dim=16",
+    "model.vocos.intermediate_dim=32",
+    "model.vocos.num_blocks=1",
+    "model.vocos.n_fft=32",
     "model.hifigan.dimension=16",
     "model.hifigan.encoder_filters=8",
     "model.hifigan.decoder_filters=64",

@@ -97,6 +97,21 @@ def test_conv_matches_encodec(causal: bool, pad_mode: str) -> None:
             assert_close(ours(x), ref(x), 1e-6)
 
 
+@pytest.mark.parametrize(("kernel", "stride", "groups"), [(7, 1, 4), (3, 2, 2), (1, 1, 4)])
+def test_grouped_conv_matches_torch_and_streams(kernel: int, stride: int, groups: int) -> None:
+    """Grouped (e.g. depthwise) convs bypass the ungrouped fast kernels: offline equals torch's
+    conv on the causally zero-padded input, and any chunking equals offline."""
+    torch.manual_seed(kernel + groups)
+    conv = StreamingConv1d(4, 4, kernel, stride, causal=True, pad_mode="constant", groups=groups)
+    assert conv.conv.weight.shape == (4, 4 // groups, kernel)
+    for length in (1, 5, 40, 200):  # 200: long enough for the unpadded offline form
+        x = torch.randn(2, 4, length)
+        extra = -length % stride
+        ref = conv.conv(torch.nn.functional.pad(x, (kernel - stride, extra)))
+        assert_close(conv(x), ref, 1e-6, f"T={length}")
+        assert_chunked_matches(conv, x, _chunk_sweeps(stride, seed=length), ATOL, f"T={length}")
+
+
 def test_conv_non_causal_refuses_streaming() -> None:
     conv = StreamingConv1d(1, 1, 3, causal=False)
     with pytest.raises(ValueError, match="non-causal model cannot stream"), streaming(conv, 1):

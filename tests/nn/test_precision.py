@@ -133,3 +133,19 @@ def test_lstm_precision_does_not_depend_on_chunk_length() -> None:
         lstm(torch.randn(1, 4, 3))
         lstm(torch.randn(1, 4, 100))
     assert dtypes[0] == dtypes[1], dtypes
+
+
+def test_grouped_conv_takes_torch_ops_in_every_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast kernels know only ungrouped convs: a depthwise conv (Vocos's ConvNeXt blocks)
+    must never reach them, offline or streaming, and must run under bf16 autocast."""
+    torch.manual_seed(0)
+    conv = StreamingConv1d(4, 4, 7, causal=True, pad_mode="constant", groups=4)
+    x = torch.randn(2, 4, 200)
+    with recorded_kernels(monkeypatch) as calls:
+        want = conv(x)
+        streamed = run_chunked(conv, x, [3])
+        with bf16():
+            got = conv(x)
+    assert calls.names == []
+    assert torch.allclose(streamed, want, atol=1e-6)
+    assert_bf16_close(got, want)
