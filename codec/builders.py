@@ -14,6 +14,7 @@ from codec.quantize.grvq import GroupedResidualVQ
 from codec.quantize.simvq import SimVQCodebook
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
+from codec.spectral.encoder import SpectralEncoder
 from codec.vocos.decoder import VocosDecoder
 
 
@@ -51,6 +52,8 @@ def encoder_from_config(cfg: CodecConfig) -> nn.Module:
     """The encoder of ``cfg.architecture``: waveform ``[B, C, T]`` -> latent ``[B, D, F]``."""
     if cfg.architecture == "hifigan":
         return HiFiGANEncoder(cfg.hifigan)
+    if cfg.encoder == "spectral":
+        return SpectralEncoder(cfg.spectral, cfg.latent_dim, cfg.hop_length)
     return SEANetEncoder(cfg.seanet)
 
 

@@ -10,134 +10,28 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from codec.networks_config import (
+    HiFiGANConfig,
+    SEANetConfig,
+    SpectralConfig,
+    VocosConfig,
+    choice,
+)
 from codec.quantize.config import BypassConfig, CodebookConfig
 
-
-@dataclass(frozen=True)
-class SEANetConfig:
-    """SEANet encoder/decoder layout (EnCodec's defaults).
-
-    ``ratios`` are the encoder's downsampling strides in the order EnCodec lists them
-    (the encoder applies them reversed, the decoder in this order).
-    """
-
-    channels: int = 1
-    dimension: int = 128
-    n_filters: int = 32
-    n_residual_layers: int = 1
-    ratios: tuple[int, ...] = (8, 5, 4, 2)
-    activation: str = "elu"
-    kernel_size: int = 7
-    last_kernel_size: int = 7
-    residual_kernel_size: int = 3
-    dilation_base: int = 2
-    causal: bool = False
-    pad_mode: str = "reflect"
-    norm: str = "weight_norm"
-    true_skip: bool = False
-    compress: int = 2
-    lstm_layers: int = 2
-    trim_right_ratio: float = 1.0
-
-    def __post_init__(self) -> None:
-        _choice("seanet.activation", self.activation, ("elu", "snake"))
-        _choice("seanet.pad_mode", self.pad_mode, ("reflect", "constant", "replicate"))
-        _choice("seanet.norm", self.norm, ("weight_norm", "none"))
-        if not self.ratios or any(r < 1 for r in self.ratios):
-            raise ValueError(f"seanet.ratios must be positive integers, got {self.ratios}")
-
-    @property
-    def hop_length(self) -> int:
-        return math.prod(self.ratios)
+__all__ = [
+    "PRESETS",
+    "CodecConfig",
+    "HiFiGANConfig",
+    "QuantizerConfig",
+    "SEANetConfig",
+    "SpectralConfig",
+    "VocosConfig",
+]
 
 
-@dataclass(frozen=True)
-class HiFiGANConfig:
-    """HiFi-Codec's HiFi-GAN-style encoder and generator (AcademiCodec's layout; not streamable).
-
-    ``ratios`` / ``kernel_sizes`` are the generator's upsampling strides and kernels (the
-    encoder downsamples with them reversed). Widths: the encoder starts at ``encoder_filters``
-    and doubles per stage, the generator starts at ``decoder_filters`` and halves per stage.
-    Every stage has one residual block per ``resblock_kernel_sizes`` entry, all with the
-    dilations ``resblock_dilations`` (``resblock`` "1": two convs per dilation, "2": one);
-    the encoder normalises each block's running sum with a GroupNorm of ``norm_group_size``
-    channels per group.
-    """
-
-    channels: int = 1
-    dimension: int = 512
-    encoder_filters: int = 32
-    decoder_filters: int = 512
-    ratios: tuple[int, ...] = (8, 5, 4, 2)
-    kernel_sizes: tuple[int, ...] = (16, 11, 8, 4)
-    resblock: str = "1"
-    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
-    resblock_dilations: tuple[int, ...] = (1, 3, 5)
-    norm_group_size: int = 16
-
-    def __post_init__(self) -> None:
-        _choice("hifigan.resblock", self.resblock, ("1", "2"))
-        if not self.ratios or any(r < 1 for r in self.ratios):
-            raise ValueError(f"hifigan.ratios must be positive integers, got {self.ratios}")
-        if len(self.kernel_sizes) != len(self.ratios):
-            raise ValueError("hifigan.kernel_sizes must have one entry per hifigan.ratios entry")
-        if any(k < r or (k - r) % 2 for k, r in zip(self.kernel_sizes, self.ratios)):
-            # (k - r) / 2 padding on each side makes every stage change lengths exactly r-fold
-            raise ValueError(
-                "hifigan.kernel_sizes minus ratios must be even and >= 0, got "
-                f"{self.kernel_sizes} for {self.ratios}"
-            )
-        if self.decoder_filters % 2 ** len(self.ratios):
-            raise ValueError(
-                f"hifigan.decoder_filters must be divisible by {2 ** len(self.ratios)} "
-                f"(it halves {len(self.ratios)} times), got {self.decoder_filters}"
-            )
-        if self.norm_group_size < 1 or (2 * self.encoder_filters) % self.norm_group_size:
-            raise ValueError(
-                "hifigan.norm_group_size must divide 2 * hifigan.encoder_filters, got "
-                f"{self.norm_group_size} for encoder_filters={self.encoder_filters}"
-            )
-        if not self.resblock_kernel_sizes or not self.resblock_dilations:
-            raise ValueError("hifigan.resblock_kernel_sizes and resblock_dilations must be set")
-
-    @property
-    def hop_length(self) -> int:
-        return math.prod(self.ratios)
-
-
-@dataclass(frozen=True)
-class VocosConfig:
-    """Vocos-style decoder: ConvNeXt blocks at the frame rate and an inverse-STFT head.
-
-    The latent ``[B, D, F]`` goes through a causal conv (``kernel_size``) to ``dim`` channels,
-    ``num_blocks`` ConvNeXt blocks (causal depthwise conv, LayerNorm, ``dim -> intermediate_dim
-    -> dim`` MLP with GELU, layer scale ``layer_scale_init``, residual) and a LayerNorm; a linear
-    head gives ``n_fft + 2`` channels per frame: log-magnitude and phase of ``n_fft // 2 + 1``
-    bins. ``D`` and the hop come from the encoder. ``n_fft`` must be even and at least twice
-    the hop: each frame is synthesised over ``n_fft`` samples starting at its own hop, so the
-    defaults (``2 * 320`` at 16 kHz, 50 frames/s) keep what a frame must predict ahead short.
-    """
-
-    dim: int = 256
-    intermediate_dim: int = 768
-    num_blocks: int = 8
-    kernel_size: int = 7
-    n_fft: int = 640
-    layer_scale_init: float = 0.125
-
-    def __post_init__(self) -> None:
-        sizes = {"dim": self.dim, "intermediate_dim": self.intermediate_dim}
-        sizes |= {"num_blocks": self.num_blocks, "kernel_size": self.kernel_size}
-        for key, value in sizes.items():
-            if value < 1:
-                raise ValueError(f"config key 'vocos.{key}' must be >= 1, got {value}")
-        if self.n_fft < 2 or self.n_fft % 2:
-            raise ValueError(f"config key 'vocos.n_fft' must be even and >= 2, got {self.n_fft}")
-        if self.layer_scale_init <= 0:
-            raise ValueError(
-                f"config key 'vocos.layer_scale_init' must be > 0, got {self.layer_scale_init}"
-            )
-
+#: encoders of architecture seanet
+ENCODERS = ("seanet", "spectral")
 
 #: encoder/decoder architectures a CodecConfig can select
 ARCHITECTURES = ("seanet", "hifigan")
@@ -177,7 +71,7 @@ class QuantizerConfig:
     fsq_levels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _choice("quantizer.kind", self.kind, QUANTIZER_KINDS)
+        choice("quantizer.kind", self.kind, QUANTIZER_KINDS)
         if self.kind != "fsq":
             if self.fsq_levels:
                 raise ValueError(
@@ -220,7 +114,10 @@ class CodecConfig:
     other block is ignored. Configs written before the choice existed load as ``seanet``.
     ``decoder`` picks the waveform decoder of architecture ``seanet``: its own (``seanet``) or
     the Vocos-style one (``vocos``, configured by ``vocos``, mono only; it streams). HiFi-GAN
-    models always use their generator. Configs without the key load as ``seanet``.
+    models always use their generator. ``encoder`` likewise picks SEANet's waveform encoder
+    (``seanet``) or the spectral one (``spectral``, configured by ``spectral``; mono, causal,
+    streams); hop and latent size stay ``seanet``'s. Configs without these keys load as
+    ``seanet``.
     """
 
     sample_rate: int = 24000
@@ -231,17 +128,34 @@ class CodecConfig:
     hifigan: HiFiGANConfig = field(default_factory=HiFiGANConfig)
     decoder: str = "seanet"
     vocos: VocosConfig = field(default_factory=VocosConfig)
+    encoder: str = "seanet"
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
 
     def __post_init__(self) -> None:
-        _choice("architecture", self.architecture, ARCHITECTURES)
-        _choice("decoder", self.decoder, DECODERS)
+        choice("architecture", self.architecture, ARCHITECTURES)
+        choice("decoder", self.decoder, DECODERS)
+        choice("encoder", self.encoder, ENCODERS)
         if self.decoder == "vocos":
             self._check_vocos()
+        if self.encoder == "spectral":
+            self._check_spectral()
         if self.architecture == "hifigan" and self.seanet.causal:
             # code outside the model asks seanet.causal whether a codec streams
             raise ValueError(
                 "config key 'seanet.causal' must be false with architecture=hifigan "
                 "(the HiFi-GAN encoder/decoder does not stream)"
+            )
+
+    def _check_spectral(self) -> None:
+        if self.architecture != "seanet" or self.seanet.channels != 1:
+            raise ValueError(
+                "config key 'encoder' can be spectral only with architecture=seanet and "
+                f"seanet.channels=1, got {self.architecture} with {self.seanet.channels} channel(s)"
+            )
+        if self.spectral.n_fft < self.hop_length:
+            raise ValueError(
+                f"config key 'spectral.n_fft' must be at least the hop length {self.hop_length}, "
+                f"got {self.spectral.n_fft}"
             )
 
     def _check_vocos(self) -> None:
@@ -317,11 +231,6 @@ def migrate_legacy(data: Any) -> Any:
     if len(rest) == len(quantizer):
         return data
     return {**data, "quantizer": {**rest, "codebook": codebook}}
-
-
-def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"config key '{key}' must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def _from_dict(cls: type, data: Any, path: str) -> Any:

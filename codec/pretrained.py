@@ -104,8 +104,19 @@ def model_card(cfg: CodecConfig) -> str:
         f"(hop {cfg.hop_length})\n"
         f"- quantizer: {q.layout_text} = {kbps:g} kbps at all codebooks\n"
         f"- causal: {cfg.seanet.causal}\n"
-        f"{decoder_line(cfg)}\n"
+        f"{encoder_line(cfg)}{decoder_line(cfg)}\n"
         "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
+    )
+
+
+def encoder_line(cfg: CodecConfig) -> str:
+    """The model card's line on a non-default encoder (empty for the architecture's own)."""
+    if cfg.architecture != "seanet" or cfg.encoder == "seanet":
+        return ""
+    s = cfg.spectral
+    return (
+        f"- encoder: spectral (causal STFT n_fft {s.n_fft}, {s.num_blocks} ConvNeXt blocks "
+        f"of {s.dim} channels)\n"
     )
 
 

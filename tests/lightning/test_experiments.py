@@ -32,7 +32,8 @@ PRECISIONS = ["32-true", "bf16-mixed"]
 # so a fixed case fails until its entry is removed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
-# Seconds per run: a tiny SEANet (hop 16; its Vocos decoder: 1 block, n_fft 2 hops) or HiFi-GAN
+# Seconds per run: a tiny SEANet (hop 16; its Vocos decoder and spectral encoder: 1 block, n_fft
+# 2 hops) or HiFi-GAN
 # (hop 320, narrow), 2 x 2 codes of 32, 4-filter discriminators, 2 crops
 # of 16 frames, the bundled speech (libritts_24k's manifest exists only after its recipe).
 TINY = [
@@ -44,6 +45,10 @@ TINY = [
     "model.vocos.intermediate_dim=32",
     "model.vocos.num_blocks=1",
     "model.vocos.n_fft=32",
+    "model.spectral.dim=16",
+    "model.spectral.intermediate_dim=32",
+    "model.spectral.num_blocks=1",
+    "model.spectral.n_fft=32",
     "model.hifigan.dimension=16",
     "model.hifigan.encoder_filters=8",
     "model.hifigan.decoder_filters=64",
