@@ -10,7 +10,7 @@ Accepted specs (the ``--model`` argument of the command line):
   it existed are read from their ``config.yaml``, which needs PyYAML);
 - ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``;
 - the name of a model shipped in the package (``codec/bundled/``), e.g. the default
-  ``speech-16k-2kbps``; a local path of the same name wins.
+  ``speech-16k-6kbps``; a local path of the same name wins.
 
 Every failure is a :class:`ValueError` with a one-line message.
 """

@@ -49,3 +49,49 @@ def test_load_model_by_name_and_local_paths_win(
 def test_unknown_name_lists_the_bundled_models(shipped: Path) -> None:
     with pytest.raises(ValueError, match="no such model.*tiny-shipped"):
         load_model("not-a-model")
+
+
+# -- the shipped default model ------------------------------------------------------------------
+VAL = sorted((Path(__file__).resolve().parents[1] / "assets/speech/val").glob("*.flac"))
+
+
+def test_the_default_model_ships_small_with_a_model_card() -> None:
+    folder = bundled.bundled_path(bundled.DEFAULT_MODEL)
+    assert folder is not None, "the default model is missing from codec/bundled/"
+    assert (folder / "model.safetensors").stat().st_size <= 10 * 2**20
+    card = (folder / "README.md").read_text()
+    assert "How it was trained" in card and "Measured quality" in card
+    model = load_model(bundled.DEFAULT_MODEL)
+    assert model.config.model_id == bundled.DEFAULT_MODEL and model.config.causal
+    assert next(model.parameters()).dtype == torch.float32
+
+
+def test_default_model_streams_exactly_like_offline_on_real_speech() -> None:
+    """Codebooks fitted to speech (no near-ties as in random models): identical codes, audio
+    within 1e-5, chunk sizes that do not align with frames."""
+    import soundfile as sf
+
+    from tests.conftest import stream_chunks
+
+    torch.set_num_threads(1)
+    model = load_model(bundled.DEFAULT_MODEL)
+    wav = torch.from_numpy(sf.read(VAL[0], dtype="float32")[0])[None, None]
+    codes, audio = stream_chunks(model, wav, [1000, 333, 4800, 17])
+    tokens = model.encode(wav, model.sample_rate)
+    assert torch.equal(codes, tokens.codes)
+    torch.testing.assert_close(audio, model.decode(tokens), atol=1e-5, rtol=0)
+    used = [c.unique().numel() for c in tokens.codes[0]]
+    assert min(used) > 10  # a live model: every codebook varies over one utterance
+
+
+def test_cli_uses_the_default_model_without_model_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.cli.conftest import cli
+
+    code, _, err = cli(capsys, "encode", VAL[0], "-o", tmp_path / "tok", "-q")
+    assert code == 0, err
+    (tok,) = (tmp_path / "tok").glob("*.tok")
+    code, _, err = cli(capsys, "decode", tok, "-o", tmp_path / "wav", "-q")
+    assert code == 0, err
+    assert list((tmp_path / "wav").glob("*.wav"))

@@ -15,8 +15,8 @@ __all__ = ["BUNDLED_ROOT", "DEFAULT_MODEL", "bundled_models", "bundled_path"]
 #: where the shipped models live (package data)
 BUNDLED_ROOT = Path(__file__).resolve().parent
 
-#: the default of ``--model``: the best model the CPU recipe produced (see its README.md)
-DEFAULT_MODEL = "speech-16k-2kbps"
+#: the default of ``--model`` (see its README.md for how it was trained and how it scores)
+DEFAULT_MODEL = "speech-16k-6kbps"
 
 _FILES = ("config.json", "model.safetensors")
 
