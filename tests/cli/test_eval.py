@@ -14,7 +14,7 @@ from codec.cli.eval import add_parser, run
 from codec.data.manifest import BUNDLED_SPEECH_DIR
 from tests.conftest import make_codec
 
-SPEECH = BUNDLED_SPEECH_DIR / "val" / "en_allison__vm-incorrect-mailbox.flac"
+SPEECH = BUNDLED_SPEECH_DIR / "val_seen" / "en_allison__vm-incorrect-mailbox.flac"
 
 
 @pytest.fixture

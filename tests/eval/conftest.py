@@ -13,7 +13,7 @@ from codec.audio import load_audio
 from codec.data.manifest import BUNDLED_SPEECH_DIR
 
 SR = 16000
-SPEECH = BUNDLED_SPEECH_DIR / "val" / "en_allison__vm-incorrect-mailbox.flac"
+SPEECH = BUNDLED_SPEECH_DIR / "val_seen" / "en_allison__vm-incorrect-mailbox.flac"
 
 
 @pytest.fixture(autouse=True)
