@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,19 @@ __all__ = ["LSTMState", "StreamingLSTM"]
 
 
 SHORT_CHUNK = 16  # time steps below which oneDNN is bypassed
+
+
+@functools.cache
+def cpu_autocast_lstm_works() -> bool:
+    """Whether this CPU runs ``nn.LSTM`` under bf16 autocast: oneDNN has no bf16 LSTM
+    without AVX-512 (it fails to create the primitive on AVX2-only CPUs)."""
+    lstm = nn.LSTM(2, 2)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(20, 1, 2))
+    except RuntimeError:
+        return False
+    return True
 
 
 @dataclass
@@ -58,6 +72,18 @@ class StreamingLSTM(StreamingModule[LSTMState]):
             # in bf16, so a chunk's precision would depend on its length.
             with torch.backends.mkldnn.flags(enabled=False):
                 y, state.hidden = self.lstm(seq, state.hidden)
+        elif (
+            seq.device.type == "cpu"
+            and torch.is_autocast_enabled("cpu")
+            and not cpu_autocast_lstm_works()
+        ):
+            # no bf16 LSTM on this CPU: float32 for every chunk length, output in the
+            # autocast dtype as the bf16 kernel would give it
+            with torch.autocast("cpu", enabled=False):
+                hidden = None if state.hidden is None else tuple(h.float() for h in state.hidden)
+                y, state.hidden = self.lstm(seq.float(), hidden)  # type: ignore[arg-type]
+            y = y.to(torch.get_autocast_dtype("cpu"))
+            seq = seq.to(y.dtype)
         else:
             y, state.hidden = self.lstm(seq, state.hidden)
         if self.skip:
