@@ -125,17 +125,9 @@ class VocosConfig:
     layer_scale_init: float = 0.125
 
     def __post_init__(self) -> None:
-        sizes = {"dim": self.dim, "intermediate_dim": self.intermediate_dim}
-        sizes |= {"num_blocks": self.num_blocks, "kernel_size": self.kernel_size}
-        for key, value in sizes.items():
-            if value < 1:
-                raise ValueError(f"config key 'vocos.{key}' must be >= 1, got {value}")
+        check_convnext("vocos", self)
         if self.n_fft < 2 or self.n_fft % 2:
             raise ValueError(f"config key 'vocos.n_fft' must be even and >= 2, got {self.n_fft}")
-        if self.layer_scale_init <= 0:
-            raise ValueError(
-                f"config key 'vocos.layer_scale_init' must be > 0, got {self.layer_scale_init}"
-            )
 
 
 @dataclass(frozen=True)
@@ -153,16 +145,21 @@ class SpectralConfig:
     layer_scale_init: float = 0.125
 
     def __post_init__(self) -> None:
-        sizes = {"dim": self.dim, "intermediate_dim": self.intermediate_dim}
-        sizes |= {"num_blocks": self.num_blocks, "kernel_size": self.kernel_size}
-        sizes |= {"n_fft": self.n_fft}
-        for key, value in sizes.items():
-            if value < 1:
-                raise ValueError(f"config key 'spectral.{key}' must be >= 1, got {value}")
-        if self.layer_scale_init <= 0:
-            raise ValueError(
-                f"config key 'spectral.layer_scale_init' must be > 0, got {self.layer_scale_init}"
-            )
+        check_convnext("spectral", self)
+        if self.n_fft < 1:
+            raise ValueError(f"config key 'spectral.n_fft' must be >= 1, got {self.n_fft}")
+
+
+def check_convnext(prefix: str, cfg: VocosConfig | SpectralConfig) -> None:
+    """The ConvNeXt trunk's sizes are >= 1 and its layer scale > 0 (one-line errors)."""
+    for key in ("dim", "intermediate_dim", "num_blocks", "kernel_size"):
+        value = getattr(cfg, key)
+        if value < 1:
+            raise ValueError(f"config key '{prefix}.{key}' must be >= 1, got {value}")
+    if cfg.layer_scale_init <= 0:
+        raise ValueError(
+            f"config key '{prefix}.layer_scale_init' must be > 0, got {cfg.layer_scale_init}"
+        )
 
 
 def choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
