@@ -11,15 +11,16 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from codec.balancer import GradientBalancer
 from codec.config import CodecConfig
 from codec.data import AudioBatch
 from codec.discriminators import build_discriminator
 from codec.lightning.callbacks import global_rng_state, set_global_rng_state
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.losses import (
-    GradientBalancer,
     adversarial_d_loss,
     adversarial_g_loss,
+    complex_stft_loss,
     feature_matching_loss,
     l1_loss,
     multiscale_mel_loss,
@@ -122,7 +123,7 @@ class CodecModule(L.LightningModule):
     def _make_balancer(self, loss: LossConfig) -> GradientBalancer | None:
         if not loss.balancer:
             return None
-        weights = {"g/mel": loss.mel, "g/l1": loss.l1}
+        weights = {"g/mel": loss.mel, "g/l1": loss.l1, "g/complex_stft": loss.complex_stft}
         if self.disc is not None:
             weights |= {"g/adv": loss.adv, "g/feat": loss.feat}
         return GradientBalancer({k: v for k, v in weights.items() if v > 0})
@@ -236,6 +237,8 @@ class CodecModule(L.LightningModule):
         terms = {"g/mel": multiscale_mel_loss(audio, wav, self.sample_rate, lengths, windows, bins)}
         if c.l1 > 0:
             terms["g/l1"] = l1_loss(audio, wav, lengths)
+        if c.complex_stft > 0:
+            terms["g/complex_stft"] = complex_stft_loss(audio, wav, lengths)
         if use_disc:
             assert self.disc is not None
             fake = self.disc(audio)
@@ -251,6 +254,7 @@ class CodecModule(L.LightningModule):
         return {
             "g/mel": c.mel,
             "g/l1": c.l1,
+            "g/complex_stft": c.complex_stft,
             "g/adv": c.adv,
             "g/feat": c.feat,
             "vq/commit": c.commit,
