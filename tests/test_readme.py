@@ -30,13 +30,26 @@ BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
 def python_blocks() -> list[tuple[str, str]]:
-    """``(section heading, code)`` of each ```python block, in README order."""
+    """``(section heading, code)`` of each ```python block, in README order; the code is
+    preceded by blank lines so that tracebacks give README.md's line numbers."""
     text = README.read_text(encoding="utf-8")
     blocks = []
     for match in BLOCK.finditer(text):
         headings = re.findall(r"^#+ (.+)$", text[: match.start()], re.MULTILINE)
-        blocks.append((headings[-1] if headings else "top", match.group(1)))
+        padding = "\n" * text.count("\n", 0, match.start(1))
+        blocks.append((headings[-1] if headings else "top", padding + match.group(1)))
     return blocks
+
+
+def fence_languages() -> list[str]:
+    """The language of each fenced block (opening fences only)."""
+    languages, inside = [], False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if not inside:
+                languages.append(line[3:].strip())
+            inside = not inside
+    return languages
 
 
 def quickstart_export(folder: Path) -> None:
@@ -77,9 +90,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_python_fence_is_found() -> None:
-    """The extraction misses no block (a fence it cannot parse would silently not run)."""
-    fences = re.findall(r"^```python\s*$", README.read_text(encoding="utf-8"), re.MULTILINE)
-    assert len(python_blocks()) == len(fences) >= 2
+    """The extraction misses no block: every Python block is fenced ```python (a ```py or
+    ```python3 block would silently not run) and each one is extracted."""
+    languages = fence_languages()
+    assert set(languages) <= {"bash", "python"}, languages
+    assert len(python_blocks()) == languages.count("python") >= 2
 
 
 def test_every_prepared_file_is_used() -> None:
