@@ -1,5 +1,10 @@
 """File helpers: atomic writes (a temp file or folder beside the destination, then a rename)
-and reading a versioned JSON document."""
+and reading a versioned JSON document.
+
+``mkstemp``/``mkdtemp`` create private temp files (0600) and folders (0700); the outputs are
+given the mode a plain ``open()``/``mkdir()`` would have (0666/0777 less the umask) before they
+appear, so exports, tokens and reports are as readable as any other file the user writes.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,27 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_UMASK_LOCK = threading.Lock()
+
+
+def umask() -> int:
+    """The process umask. Reading it means setting it: the stricter 0o077 is in force for
+    the instant in between, and the lock keeps two threads from restoring each other's value."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode ``open()`` (0o666) or ``mkdir()`` (0o777) gives a new file or folder."""
+    return (0o777 if directory else 0o666) & ~umask()
 
 
 @contextmanager
@@ -31,6 +53,7 @@ def atomic_path(path: str | os.PathLike[str], force: bool = False) -> Iterator[P
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, default_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -46,6 +69,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, default_mode(directory=True))
         if target.exists():
             # rename() cannot replace a non-empty folder: move the old one aside first
             old = Path(

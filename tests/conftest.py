@@ -1,4 +1,5 @@
-"""Shared test helpers: tiny codec configs and models, and a chunked streaming driver.
+"""Shared test helpers: tiny codec configs and models, a chunked streaming driver, and the
+``umask`` fixture.
 
 The helpers are plain functions (importable as ``tests.conftest``) because several test
 modules call them with different arguments; ``tiny_codec`` is also a fixture.
@@ -6,6 +7,10 @@ modules call them with different arguments; ``tiny_codec`` is also a fixture.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
+import pytest
 import torch
 
 from codec.config import CodecConfig, QuantizerConfig, SEANetConfig
@@ -70,3 +75,18 @@ def stream_chunks(
     codes.append(tail.tokens.codes)
     audio.append(tail.audio)
     return torch.cat(codes, -1), torch.cat(audio, -1)
+
+
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """Run the test under umask 022 and then 077 (restored afterwards); yields the mask."""
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def mode(path: os.PathLike[str] | str) -> int:
+    """The permission bits of ``path``."""
+    return os.stat(path).st_mode & 0o777

@@ -1,8 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from codec.fileio import atomic_dir, atomic_path, atomic_write_bytes, read_versioned_json
+from codec.fileio import umask as process_umask
+from tests.conftest import mode
 
 
 def test_failure_leaves_nothing(tmp_path: Path) -> None:
@@ -68,3 +71,35 @@ def test_atomic_dir_failure_keeps_old_folder(tmp_path: Path) -> None:
         raise RuntimeError("boom")
     assert [p.name for p in target.iterdir()] == ["old.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_outputs_respect_the_umask(tmp_path: Path, umask: int) -> None:
+    """Like a file from ``open()``: 0644 / folders 0755 under umask 022, 0600 / 0700 under 077
+    (``mkstemp`` alone would leave every output 0600, unreadable by the user's group)."""
+    with atomic_path(tmp_path / "a.bin") as tmp:
+        tmp.write_bytes(b"a")
+    atomic_write_bytes(tmp_path / "b.bin", b"b")
+    with atomic_dir(tmp_path / "snap") as tmp:
+        atomic_write_bytes(tmp / "c.bin", b"c")
+        (tmp / "d.txt").write_text("d")
+    files = [tmp_path / "a.bin", tmp_path / "b.bin", tmp_path / "snap" / "c.bin"]
+    assert [mode(p) for p in files] == [0o666 & ~umask] * 3
+    assert mode(tmp_path / "snap" / "d.txt") == 0o666 & ~umask
+    assert mode(tmp_path / "snap") == 0o777 & ~umask
+    assert {0o022: 0o644, 0o077: 0o600}[umask] == mode(tmp_path / "a.bin")
+
+
+def test_overwrite_respects_the_umask(tmp_path: Path, umask: int) -> None:
+    target = tmp_path / "out.bin"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"new", force=True)
+    with atomic_dir(tmp_path / "snap"):
+        pass
+    with atomic_dir(tmp_path / "snap"):  # replaces the existing folder
+        pass
+    assert (mode(target), mode(tmp_path / "snap")) == (0o666 & ~umask, 0o777 & ~umask)
+
+
+def test_reading_the_umask_leaves_it(umask: int) -> None:
+    assert process_umask() == umask
+    assert os.umask(umask) == umask

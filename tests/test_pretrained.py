@@ -12,7 +12,7 @@ from codec.pretrained import (
     save_pretrained,
     write_config,
 )
-from tests.conftest import make_codec, tiny_config
+from tests.conftest import make_codec, mode, tiny_config
 
 
 def test_config_round_trip_and_errors(tmp_path: Path) -> None:
@@ -45,3 +45,12 @@ def test_check_state_dict() -> None:
         check_state_dict(expected, {"a": torch.ones(2), "c": torch.ones(3)}, "w")
     with pytest.raises(ValueError, match=r"'b' has shape \(4,\)"):
         check_state_dict(expected, {"a": torch.ones(2), "b": torch.ones(4)}, "w")
+
+
+def test_export_respects_the_umask(tmp_path: Path, umask: int) -> None:
+    codec = make_codec()
+    out = save_pretrained(codec, codec.config, tmp_path / "export")
+    assert {p.name: mode(p) for p in out.iterdir()} == {
+        name: {0o022: 0o644, 0o077: 0o600}[umask]
+        for name in ("README.md", CONFIG_NAME, "model.safetensors")
+    }

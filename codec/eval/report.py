@@ -110,15 +110,7 @@ class EvalReport:
         for name, text in (("report.md", self.to_markdown()), ("report.json", self.to_json())):
             atomic_write_bytes(out / name, text.encode("utf-8"), force=True)
             written.append(out / name)
-        for path in written:  # temp files are created 0600; make the report readable
-            path.chmod(0o644 & ~_umask())
         return written
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def check_output_dir(directory: Path, force: bool) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from codec.model import Codec
 from codec.tokens import Tokens
+from tests.conftest import mode
 
 from .conftest import SR, cli, tone, with_code, write
 
@@ -51,3 +52,15 @@ def test_decode_batched_token_file(tmp_path: Path, models: dict[str, Path], caps
     )
     assert sf.info(str(tmp_path / "b-0.wav")).frames == 700
     assert sf.info(str(tmp_path / "b-1.wav")).frames == 300
+
+
+def test_decoded_audio_respects_the_umask(
+    tmp_path: Path, models: dict[str, Path], capsys, umask: int
+) -> None:
+    wav = write(tmp_path / "a.wav")
+    assert cli(capsys, "encode", wav, "-o", tmp_path / "a.tok", "-m", models["causal"])[0] == 0
+    code, _, err = cli(
+        capsys, "decode", tmp_path / "a.tok", "-o", tmp_path / "b.wav", "-m", models["causal"]
+    )
+    assert code == 0, err
+    assert mode(tmp_path / "b.wav") == {0o022: 0o644, 0o077: 0o600}[umask]

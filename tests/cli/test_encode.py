@@ -14,6 +14,7 @@ import torch
 
 from codec.model import Codec
 from codec.tokens import Tokens
+from tests.conftest import mode
 
 from .conftest import SR, cli, offline, tone, write
 
@@ -292,3 +293,17 @@ def test_training_checkpoint_as_model(tmp_path: Path, models: dict[str, Path], c
         out = tmp_path / f"{spec.name}.tok"
         assert cli(capsys, "encode", wav, "-o", out, "-m", spec)[0] == 0
         assert out.read_bytes() == offline(models["causal"], wav).to_bytes()
+
+
+def test_token_files_respect_the_umask(
+    tmp_path: Path, models: dict[str, Path], capsys, umask: int
+) -> None:
+    """Tokens are as readable as any file the user writes: 0644 under umask 022, 0600 under 077."""
+    one = write(tmp_path / "a.wav", 900)
+    write(tmp_path / "in" / "sub" / "b.wav", 700, 1)
+    assert cli(capsys, "encode", one, "-o", tmp_path / "a.tok", "-m", models["causal"])[0] == 0
+    out = tmp_path / "tokens"
+    assert cli(capsys, "encode", tmp_path / "in", "-o", out, "-m", models["causal"])[0] == 0
+    files = [tmp_path / "a.tok", out / "sub" / "b.tok"]
+    assert [mode(p) for p in files] == [{0o022: 0o644, 0o077: 0o600}[umask]] * 2
+    assert mode(out / "sub") == {0o022: 0o755, 0o077: 0o700}[umask]
