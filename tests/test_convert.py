@@ -19,6 +19,7 @@ from bench.encodec_peer import (
     encodec_encode,
     transformers_encodec_random,
 )
+from codec.cli import main
 from codec.config import PRESETS
 from codec.convert import (
     HF_REPO,
@@ -261,5 +262,7 @@ def test_released_weights_come_through_the_hub_cache(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     via_id = load_model(f"encodec_24khz:{HF_REPO}")
     assert torch.equal(via_id.encode(wav, SR).codes, ref_codes)
+    assert main(["convert", HF_REPO, str(tmp_path / "export")]) == 0  # codec convert REPO DIR
+    assert torch.equal(load_model(str(tmp_path / "export")).encode(wav, SR).codes, ref_codes)
     with pytest.raises(ValueError, match="not in the local Hugging Face cache"):
         download_encodec_24khz(revision="v9", cache_dir=cache, local_files_only=True)
