@@ -56,7 +56,7 @@ def fetch_files(
     Offline (``local_files_only`` or ``HF_HUB_OFFLINE``) only the cache is read. Every failure
     (no such repo, revision or file, no network, not cached) is a one-line ``ValueError``.
     """
-    hub = import_hub(f"loading {repo_id!r} from the Hugging Face Hub")
+    hub = import_hub(f"{repo_id} (not a local path): loading it from the Hugging Face Hub")
     offline = local_files_only or hub_offline()
     where = f"{repo_id}" + (f"@{revision}" if revision else "")
     folders = set()
@@ -81,11 +81,12 @@ def _fetch_error(where: str, name: str, exc: Exception, offline: bool) -> str:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if offline:
         return (
-            f"{where}: {name} is not in the local Hugging Face cache (offline: "
-            f"local_files_only / HF_HUB_OFFLINE); {type(exc).__name__}: {reason}"
+            f"{where} (not a local path): {name} is not in the local Hugging Face cache "
+            f"(offline: local_files_only / HF_HUB_OFFLINE); {type(exc).__name__}: {reason}"
         )
     return (
-        f"{where}: cannot fetch {name} from the Hugging Face Hub ({type(exc).__name__}: {reason})"
+        f"{where} (not a local path): cannot fetch {name} from the Hugging Face Hub "
+        f"({type(exc).__name__}: {reason})"
     )
 
 

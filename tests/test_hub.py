@@ -55,9 +55,14 @@ def test_from_pretrained_reads_the_hub_cache_offline(versions: tuple[Path, Codec
     assert same_weights(Codec.from_pretrained(REPO, revision="v2", **hub), b)  # a tag
     assert same_weights(Codec.from_pretrained(REPO, revision=commit_hash("b"), **hub), b)
     assert not Codec.from_pretrained(REPO, **hub).training
-    with pytest.raises(ValueError, match=r"acme/tiny-codec@nope: config.json is not in the local"):
+    with pytest.raises(
+        ValueError,
+        match=r"acme/tiny-codec@nope \(not a local path\): config.json is not in the local",
+    ):
         Codec.from_pretrained(REPO, revision="nope", **hub)
-    with pytest.raises(ValueError, match="acme/other: config.json is not in the local"):
+    with pytest.raises(
+        ValueError, match=r"acme/other \(not a local path\): config.json is not in the local"
+    ):
         Codec.from_pretrained("acme/other", **hub)
 
 
