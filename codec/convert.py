@@ -14,14 +14,14 @@ Codebooks: ``embed`` -> ``embedding``, ``cluster_size`` -> ``cluster_usage``, ``
 centroid equals ``embed`` exactly (EnCodec's dead-code reset wrote ``embed`` without its
 statistics, so its own ``embed_avg`` can disagree with ``embed``).
 
-Loading never downloads: ``Codec.from_pretrained("encodec_24khz", path=...)`` reads a local file or
-Hugging Face directory (``torch.load(weights_only=True)`` or safetensors, no pickled code).
-``codec convert SRC DST`` writes our ``save_pretrained`` format.
+``Codec.from_pretrained("encodec_24khz", path=...)`` reads a local file or Hugging Face directory
+(``torch.load(weights_only=True)`` or safetensors, no pickled code), or the Hub repo
+``facebook/encodec_24khz`` through the Hub cache (:func:`download_encodec_24khz`; ``path`` is then
+the repo id). ``codec convert SRC DST`` writes our ``save_pretrained`` format.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -33,13 +33,13 @@ import torch
 from torch import Tensor
 
 from codec.config import PRESETS, CodecConfig
+from codec.hub import fetch_files, is_hub_id
 from codec.nn.conv import StreamingConvTranspose1d
 from codec.quantize.functional import laplace_smoothing
 from codec.seanet.decoder import SEANetDecoder
 
 __all__ = [
-    "ENCODEC_24KHZ_SHA256_PREFIX",
-    "ENCODEC_24KHZ_URL",
+    "HF_REPO",
     "Source",
     "CONVERT_HINT",
     "convert_encodec_state_dict",
@@ -51,16 +51,17 @@ __all__ = [
 
 Source = Literal["encodec", "transformers"]
 
-ENCODEC_24KHZ_URL = "https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"
-#: the file name's hash: the first hex digits of the file's SHA-256 (as torch.hub checks it)
-ENCODEC_24KHZ_SHA256_PREFIX = "d7cc33bc"
+#: the Hub repo of the released causal 24 kHz EnCodec (transformers format, safetensors)
 HF_REPO = "facebook/encodec_24khz"
+#: its files that the conversion reads
+HF_FILES = ("config.json", "model.safetensors")
 
 _WEIGHTS_HELP = (
-    "pass the path of the EnCodec 24 kHz weights: the official file "
-    f"{ENCODEC_24KHZ_URL} (or codec.convert.download_encodec_24khz(dest_dir)), or a local "
-    f"snapshot of the Hugging Face repository {HF_REPO} (a directory with model.safetensors); "
-    "e.g. Codec.from_pretrained('encodec_24khz', path='encodec_24khz-d7cc33bc.th')"
+    "pass the EnCodec 24 kHz weights: the Hugging Face Hub repo id "
+    f"{HF_REPO!r} (fetched into the Hub cache; or codec.convert.download_encodec_24khz()), a "
+    "local snapshot of it (a directory with model.safetensors), or the encodec package's "
+    "encodec_24khz-d7cc33bc.th; e.g. Codec.from_pretrained('encodec_24khz', "
+    f"path={HF_REPO!r})"
 )
 
 _CODEBOOK_NAMES = {
@@ -190,9 +191,12 @@ def _convert_codebook(level: str, buffers: dict[str, Tensor], epsilon: float) ->
 # ------------------------------------------------------------------------------ files
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Read a state dict from ``.th`` / ``.pt`` / ``.bin`` (``torch.load(weights_only=True)``),
-    ``.safetensors``, or a Hugging Face directory (``model.safetensors`` / ``pytorch_model.bin``).
+    ``.safetensors``, a Hugging Face directory (``model.safetensors`` / ``pytorch_model.bin``),
+    or a Hub repo id ``owner/name`` that is not a local path (fetched into the Hub cache).
     """
     p = Path(path)
+    if not p.exists() and is_hub_id(str(path)):
+        p = fetch_files(str(path), HF_FILES)
     if p.is_dir():
         _check_hf_config(p / "config.json")
         for name in ("model.safetensors", "pytorch_model.bin"):
@@ -264,36 +268,16 @@ def converted_weights(
     return config, convert_encodec_state_dict(load_checkpoint(path), config=config)
 
 
-def download_encodec_24khz(dest_dir: str | os.PathLike[str]) -> Path:
-    """Download the official EnCodec 24 kHz weights into ``dest_dir`` and check their hash.
+def download_encodec_24khz(
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """Fetch the released EnCodec 24 kHz weights (:data:`HF_REPO`, ``config.json`` +
+    ``model.safetensors``) into the Hugging Face cache; returns the snapshot folder, which
+    ``Codec.from_pretrained("encodec_24khz", path=folder)`` converts.
 
-    The only function here that touches the network; nothing calls it implicitly.
+    The Hub checks the files' hashes; ``local_files_only`` (or ``HF_HUB_OFFLINE=1``) reads the
+    cache only. Nothing calls this implicitly.
     """
-    import urllib.request
-
-    dest = Path(dest_dir) / ENCODEC_24KHZ_URL.rsplit("/", 1)[1]
-    if dest.exists():
-        _check_sha256(dest)
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    urllib.request.urlretrieve(ENCODEC_24KHZ_URL, tmp)  # fixed https URL
-    try:
-        _check_sha256(tmp)
-    except ValueError:
-        tmp.unlink()
-        raise
-    tmp.replace(dest)
-    return dest
-
-
-def _check_sha256(path: Path) -> None:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    if not sha.hexdigest().startswith(ENCODEC_24KHZ_SHA256_PREFIX):
-        raise ValueError(
-            f"{path}: SHA-256 {sha.hexdigest()[:16]}... does not start with "
-            f"{ENCODEC_24KHZ_SHA256_PREFIX}: a corrupt or different file"
-        )
+    return fetch_files(HF_REPO, HF_FILES, revision, cache_dir, local_files_only)

@@ -10,7 +10,10 @@ Accepted specs (the ``--model`` argument of the command line):
   it existed are read from their ``config.yaml``, which needs PyYAML);
 - ``PRESET:PATH`` for a converted checkpoint, e.g. ``encodec_24khz:/path/encodec_24khz.th``;
 - the name of a model shipped in the package (``codec/bundled/``), e.g. the default
-  ``speech-16k-6kbps``; a local path of the same name wins.
+  ``speech-16k-6kbps``; a local path of the same name wins;
+- a Hugging Face Hub repo id ``owner/name`` (``owner/name@revision`` for a branch, tag or
+  commit), fetched into the Hub cache (only the cache is read under ``HF_HUB_OFFLINE=1``); a
+  local path of the same name wins. ``PRESET:owner/name`` converts a Hub repo's EnCodec weights.
 
 Every failure is a :class:`ValueError` with a one-line message.
 """
@@ -26,6 +29,7 @@ import torch
 from codec.bundled import bundled_models, bundled_path
 from codec.config import PRESETS, CodecConfig
 from codec.errors import one_line
+from codec.hub import is_hub_id
 from codec.model import Codec
 from codec.pretrained import CONFIG_NAME, WEIGHTS_NAME, check_state_dict, read_config
 
@@ -65,7 +69,7 @@ def _load(spec: str) -> Codec:
     if sep and name in PRESETS and not Path(spec).exists():
         if not rest:
             raise ValueError(f"{name}: give the checkpoint path as {name}:PATH")
-        if not Path(rest).exists():
+        if not Path(rest).exists() and not is_hub_id(rest):
             raise ValueError(f"{rest}: no such checkpoint for preset {name}")
         return Codec.from_pretrained(name, path=rest)
     path = Path(spec)
@@ -73,9 +77,13 @@ def _load(spec: str) -> Codec:
         shipped = bundled_path(spec)
         if shipped is not None:
             return Codec.from_pretrained(shipped)
+        repo, _, revision = spec.partition("@")
+        if is_hub_id(repo):
+            return Codec.from_pretrained(repo, revision=revision or None)
         known = [f"{p}:PATH" for p in PRESETS] + bundled_models()
         raise ValueError(
-            f"{spec}: no such model (a directory, a .ckpt or one of {', '.join(known)})"
+            f"{spec}: no such model (a directory, a .ckpt, a Hub id owner/name or one of "
+            f"{', '.join(known)})"
         )
     if path.is_dir():
         return _load_dir(path)

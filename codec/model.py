@@ -30,9 +30,12 @@ from codec.nn.streaming import flush, reset_streaming, streaming
 from codec.pretrained import (
     CONFIG_NAME,
     WEIGHTS_NAME,
+    CardInfo,
     load_state,
     load_weights,
+    push_to_hub,
     read_config,
+    resolve_folder,
     save_pretrained,
 )
 from codec.quantize import QuantizerOutput
@@ -347,15 +350,37 @@ class Codec(nn.Module):
         """Write ``config.json`` + ``model.safetensors`` + ``README.md`` into ``directory``."""
         return save_pretrained(self, self.config, Path(directory), force)
 
+    def push_to_hub(
+        self,
+        repo_id: str,
+        info: CardInfo | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str = "Upload codec model",
+    ) -> str:
+        """Upload ``config.json`` + ``model.safetensors`` + a model card (``info``: licence,
+        datasets, training data) to the Hugging Face Hub repo ``repo_id``; returns the commit URL."""
+        return push_to_hub(self, self.config, repo_id, info, private, token, commit_message)
+
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | os.PathLike[str], path: str | None = None) -> Codec:
-        """Load an exported directory, or a named preset converted from ``path`` (EnCodec)."""
+    def from_pretrained(
+        cls,
+        name_or_dir: str | os.PathLike[str],
+        path: str | None = None,
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+    ) -> Codec:
+        """Load an exported folder, a Hugging Face Hub repo ``owner/name`` (at ``revision``;
+        an existing local folder of that name wins), or a named preset converted from ``path``
+        (EnCodec)."""
         if str(name_or_dir) in PRESETS and not Path(name_or_dir).exists():
             config, state = converted_weights(str(name_or_dir), path)
             model = cls(config)
             load_state(model, state, str(path), hint=CONVERT_HINT)
             return model.eval()
-        directory = Path(name_or_dir)
+        directory = resolve_folder(name_or_dir, revision, cache_dir, local_files_only)
         model = cls(read_config(directory / CONFIG_NAME))
         load_weights(model, directory / WEIGHTS_NAME)
         return model.eval()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
@@ -15,9 +18,11 @@ from torch import Tensor, nn
 
 from codec.config import CodecConfig
 from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
+from codec.hub import fetch_files, is_hub_id, upload_folder
 
 __all__ = [
     "CONFIG_NAME",
+    "CardInfo",
     "FORMAT",
     "FORMAT_VERSION",
     "WEIGHTS_NAME",
@@ -25,8 +30,11 @@ __all__ = [
     "config_bytes",
     "load_state",
     "load_weights",
+    "card_metadata",
     "model_card",
+    "push_to_hub",
     "read_config",
+    "resolve_folder",
     "save_pretrained",
     "write_config",
 ]
@@ -57,6 +65,41 @@ def save_pretrained(model: nn.Module, config: CodecConfig, out: Path, force: boo
     write_config(out / CONFIG_NAME, config)
     atomic_write_bytes(out / "README.md", model_card(config).encode(), force=True)
     return out
+
+
+def push_to_hub(
+    model: nn.Module,
+    config: CodecConfig,
+    repo_id: str,
+    info: CardInfo | None = None,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload codec model",
+    revision: str | None = None,
+) -> str:
+    """Upload ``config.json`` + ``model.safetensors`` + a model card (with ``info``) to the Hub
+    model repo ``repo_id`` (created if needed) in one commit; returns the commit's URL."""
+    with tempfile.TemporaryDirectory(prefix="codec-push-") as tmp:
+        folder = save_pretrained(model, config, Path(tmp) / "model")
+        atomic_write_bytes(folder / "README.md", model_card(config, info).encode(), force=True)
+        return upload_folder(folder, repo_id, commit_message, private, token, revision)
+
+
+def resolve_folder(
+    name_or_dir: str | os.PathLike[str],
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """The local folder of an export: ``name_or_dir`` itself when it exists, else, when it reads
+    as a Hub id ``owner/name``, its snapshot at ``revision`` in the Hub cache (fetched unless
+    ``local_files_only`` or ``HF_HUB_OFFLINE``)."""
+    folder = Path(name_or_dir)
+    if folder.exists() or not is_hub_id(str(name_or_dir)):
+        return folder
+    return fetch_files(
+        str(name_or_dir), (CONFIG_NAME, WEIGHTS_NAME), revision, cache_dir, local_files_only
+    )
 
 
 def read_config(path: Path) -> CodecConfig:
@@ -93,20 +136,72 @@ def check_state_dict(expected: dict[str, Tensor], got: dict[str, Tensor], where:
             )
 
 
-def model_card(cfg: CodecConfig) -> str:
-    """A short README for an exported model."""
+@dataclass(frozen=True)
+class CardInfo:
+    """What a model card says beyond the config: licence (an SPDX-style id such as ``mit`` or
+    ``cc-by-4.0``), Hub dataset ids, and free text on the training data."""
+
+    license: str | None = None
+    datasets: tuple[str, ...] = ()
+    training_data: str | None = None
+
+
+def card_metadata(cfg: CodecConfig, info: CardInfo | None = None) -> str:
+    """The model card's YAML front matter (Hub metadata), ``---`` lines included."""
+    info = info or CardInfo()
     q = cfg.quantizer
-    kbps = cfg.frame_rate * q.num_codebooks * math.log2(q.codebook_size) / 1000
-    return (
+    fields: list[tuple[str, object]] = [("library_name", "codec")]
+    if info.license:
+        fields.append(("license", info.license))
+    fields.append(("tags", ["audio", "audio-codec", "neural-audio-codec", "speech-tokenizer"]))
+    if info.datasets:
+        fields.append(("datasets", list(info.datasets)))
+    fields += [
+        ("sample_rate", cfg.sample_rate),
+        ("frame_rate", cfg.frame_rate),
+        ("bitrate_kbps", round(bitrate_kbps(cfg), 4)),
+        ("num_codebooks", q.num_codebooks),
+        ("groups", q.groups),
+        ("levels_per_group", q.num_levels),
+        ("codebook_size", q.codebook_size),
+        ("causal", cfg.causal),
+    ]
+    lines = ["---"]
+    for key, value in fields:
+        if isinstance(value, list):  # JSON strings are valid YAML scalars
+            lines += [f"{key}:"] + [f"- {json.dumps(v)}" for v in value]
+        else:
+            lines.append(f"{key}: {json.dumps(value)}")
+    return "\n".join([*lines, "---", ""]) + "\n"
+
+
+def bitrate_kbps(cfg: CodecConfig) -> float:
+    """Bits per second / 1000 at all codebooks."""
+    q = cfg.quantizer
+    return cfg.frame_rate * q.num_codebooks * math.log2(q.codebook_size) / 1000
+
+
+def model_card(cfg: CodecConfig, info: CardInfo | None = None) -> str:
+    """A short README for an exported model, with Hub metadata."""
+    info = info or CardInfo()
+    q = cfg.quantizer
+    text = (
+        f"{card_metadata(cfg, info)}"
         f"# {cfg.model_id}\n\n"
         f"Neural audio codec exported by `codec`.\n\n"
         f"- sample rate: {cfg.sample_rate} Hz, frame rate: {cfg.frame_rate:g} frames/s "
         f"(hop {cfg.hop_length})\n"
-        f"- quantizer: {q.layout_text} = {kbps:g} kbps at all codebooks\n"
+        f"- quantizer: {q.layout_text} = {bitrate_kbps(cfg):g} kbps at all codebooks\n"
         f"- causal: {cfg.seanet.causal}\n"
         f"{encoder_line(cfg)}{decoder_line(cfg)}\n"
-        "Load with `Codec.from_pretrained(path)`; weights are safetensors (no pickle).\n"
+        "Load with `Codec.from_pretrained(path)` (a folder or a Hub id `owner/name`); weights "
+        "are safetensors (no pickle).\n"
     )
+    if info.training_data:
+        text += f"\n## Training data\n{info.training_data}\n"
+    if info.license:
+        text += f"\n## Licence\n{info.license}\n"
+    return text
 
 
 def encoder_line(cfg: CodecConfig) -> str:

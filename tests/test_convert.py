@@ -19,18 +19,21 @@ from bench.encodec_peer import (
     encodec_encode,
     transformers_encodec_random,
 )
+from codec.cli import main
 from codec.config import PRESETS
 from codec.convert import (
-    ENCODEC_24KHZ_URL,
+    HF_REPO,
     convert_encodec_state_dict,
     detect_format,
+    download_encodec_24khz,
     load_checkpoint,
 )
 from codec.data.synthetic import synthetic_speech
-from codec.loading import convert_to_pretrained, load_converted
+from codec.loading import convert_to_pretrained, load_converted, load_model
 from codec.model import Codec
 from codec.quantize.functional import laplace_smoothing
 from tests.conftest import stream_chunks
+from tests.hub_cache import cache_repo, commit_hash
 
 torch.set_num_threads(1)
 SR = 24_000
@@ -211,9 +214,9 @@ def test_convert_to_pretrained_round_trip(
 
 
 def test_clear_errors(peer: torch.nn.Module, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="dl.fbaipublicfiles.com") as err:
+    with pytest.raises(ValueError, match="needs local weights") as err:
         Codec.from_pretrained("encodec_24khz")
-    assert ENCODEC_24KHZ_URL in str(err.value)
+    assert f"path={HF_REPO!r}" in str(err.value)
     with pytest.raises(ValueError, match="not found"):
         load_converted("encodec_24khz", tmp_path / "missing.th")
     with pytest.raises(ValueError, match="only 'encodec_24khz'"):
@@ -231,3 +234,35 @@ def test_clear_errors(peer: torch.nn.Module, tmp_path: Path) -> None:
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         load_checkpoint(garbage)
+
+
+def test_released_weights_come_through_the_hub_cache(
+    hf_peer: torch.nn.Module, audio: torch.Tensor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """facebook/encodec_24khz as huggingface_hub caches it (transformers config + safetensors):
+    fetched offline, converted, identical to converting the state dict directly."""
+    import huggingface_hub
+
+    state = {k: v.contiguous() for k, v in hf_peer.state_dict().items()}
+    weights = tmp_path / "w.safetensors"
+    save_file(state, str(weights))
+    config = b'{"model_type": "encodec", "sampling_rate": 24000, "audio_channels": 1}'
+    files = {"config.json": config, "model.safetensors": weights.read_bytes()}
+    cache = tmp_path / "cache"
+    snapshot = cache_repo(cache, HF_REPO, files, commit_hash("encodec"), ("main",))
+    folder = download_encodec_24khz(cache_dir=cache, local_files_only=True)
+    assert folder == snapshot.resolve() or folder == snapshot
+    reference = converted(hf_peer.state_dict(), "transformers")
+    wav = audio[:1, :, :4800]
+    ref_codes = reference.encode(wav, SR).codes
+    model = Codec.from_pretrained("encodec_24khz", path=str(folder))
+    assert torch.equal(model.encode(wav, SR).codes, ref_codes)
+    # the repo id itself, as a path or a --model spec, under HF_HUB_OFFLINE
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    via_id = load_model(f"encodec_24khz:{HF_REPO}")
+    assert torch.equal(via_id.encode(wav, SR).codes, ref_codes)
+    assert main(["convert", HF_REPO, str(tmp_path / "export")]) == 0  # codec convert REPO DIR
+    assert torch.equal(load_model(str(tmp_path / "export")).encode(wav, SR).codes, ref_codes)
+    with pytest.raises(ValueError, match="not in the local Hugging Face cache"):
+        download_encodec_24khz(revision="v9", cache_dir=cache, local_files_only=True)

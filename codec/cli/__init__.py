@@ -17,14 +17,24 @@ from collections.abc import Sequence
 import torch
 
 from codec import __version__
-from codec.cli import convert, decode, encode, export_tokens, info, roundtrip, stream
+from codec.cli import convert, decode, encode, export_hf, export_tokens, info, roundtrip, stream
 from codec.cli import eval as eval_command
 from codec.cli.options import UsageError
 from codec.errors import USER_ERRORS, one_line
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (encode, decode, roundtrip, stream, info, convert, eval_command, export_tokens)
+COMMANDS = (
+    encode,
+    decode,
+    roundtrip,
+    stream,
+    info,
+    convert,
+    eval_command,
+    export_tokens,
+    export_hf,
+)
 """The subcommand modules, in ``--help`` order; each registers itself with ``add_parser``."""
 
 
