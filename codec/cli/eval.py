@@ -1,7 +1,7 @@
 """``codec eval``: run models and baselines on the same utterances, write the report.
 
 The library side is :mod:`codec.eval`; this module only parses and reports. Exit codes are
-:class:`codec.cli.options.ExitCode`'s: 1 when no file could be read, 2 on bad arguments."""
+:class:`codec.cli.options.ExitCode`'s: 1 when an input could not be read, 2 on bad arguments."""
 
 from __future__ import annotations
 
@@ -102,8 +102,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``codec eval``: 0 on success, 1 when nothing could be evaluated; bad arguments raise
-    :class:`UsageError` (2)."""
+    """``codec eval``: 0 on success, 1 when an input could not be read (the report covers the
+    others); bad arguments raise :class:`UsageError` (2)."""
     refuse_stdio(args.data, "DATA", "eval reads files; give paths")
     metrics, systems, notes = _setup(args)
     return _evaluate(args, metrics, systems, notes)
@@ -185,8 +185,6 @@ def _evaluate(
         console.info(line)
 
     files, errors = collect_files(args.data, args.max_files)
-    for row in errors:
-        print(f"warning: {row['file']}: {row['error']}", file=sys.stderr)
     say(f"evaluating {len(systems)} system(s) on {len(files)} file(s)")
     console.start(len(files), "evaluating", "files")
     try:
@@ -207,7 +205,8 @@ def _evaluate(
     if not args.quiet:
         print(report.to_markdown())
     say("wrote " + ", ".join(str(p) for p in written))
+    for row in report.errors:  # unreadable inputs: the others were evaluated, as in encode
+        print(f"error: {row['file']}: {row['error']}", file=sys.stderr)
     if not report.files:
         print("error: no file could be read", file=sys.stderr)
-        return ExitCode.FAILED
-    return ExitCode.OK
+    return ExitCode.FAILED if report.errors or not report.files else ExitCode.OK
