@@ -87,8 +87,12 @@ def _jobs(args: argparse.Namespace, tmp: Path) -> tuple[list[Job], dict[Path, st
     """The jobs, and the names to print for the temp files that stand for stdin/stdout."""
     names: dict[Path, str] = {}
     if args.inputs == [STDIO]:
-        found = [(spool_stdin(tmp, "stdin"), Path("stdin"))]
-        names[found[0][0]] = "<stdin>"
+        spooled = spool_stdin(tmp, "stdin")
+        with open(spooled, "rb") as head:
+            if head.read(12)[8:] == b"WAVE":  # a .wav name: truncated WAV data is then caught
+                spooled = spooled.rename(spooled.with_suffix(".wav"))
+        found = [(spooled, Path("stdin"))]
+        names[spooled] = "<stdin>"
     else:
         exts = [e.strip() for e in args.ext.split(",") if e.strip()]
         found = collect_inputs(args.inputs, exts)

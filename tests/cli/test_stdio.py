@@ -65,6 +65,9 @@ def test_stdin_to_file(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     code, _, err = cli(capsys, *argv, "--force")
     assert code == 2 and err.strip() == "error: -: nothing on stdin"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(wav.read_bytes()[:-100])))
+    code, _, err = cli(capsys, "encode", "-", "-o", tmp_path / "x.tok", "-m", models["causal"])
+    assert code == 1 and err.startswith("error: <stdin>: truncated"), err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not audio")))
     code, _, err = cli(capsys, "encode", "-", "-o", tmp_path / "x.tok", "-m", models["causal"])
     assert code == 1 and err.startswith("error: <stdin>: ") and not (tmp_path / "x.tok").exists()
