@@ -64,6 +64,12 @@ def add_parser(sub: Any) -> None:
         metavar="K",
         help="codebook counts to evaluate, e.g. 1,2,4 (default: all of the model's)",
     )
+    _add_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    """Everything but the inputs and ``--model``/``-k``, each with its help."""
     p.add_argument("-o", "--output", default="eval", metavar="OUT_DIR", help="report folder (eval)")
     p.add_argument(
         "--max-files", type=positive_int, metavar="N", help="evaluate the first N files only"
@@ -98,7 +104,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip quality_vs_bitrate.png")
     p.add_argument("--force", "-f", action="store_true", help="overwrite an existing report")
     add_output_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

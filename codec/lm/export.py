@@ -219,19 +219,33 @@ def export_tokens(
         collate_fn=_collate,
         pin_memory=device.type == "cuda",
     )
-    tick = progress or (lambda _done, _total: None)
-    tick(0, len(todo))
-    handled = 0
-    for batch in loader:
-        for i, codes, n in _encode_batch(codec, batch, k, todo, manifest["skipped"]):
-            writer.add(todo[i], codes, n)
-        handled += len(batch)
-        tick(handled, len(todo))
+    _encode_all(codec, loader, k, todo, manifest["skipped"], writer, progress)
     writer.flush()
     manifest["complete"] = True
     write_shard_manifest(out, manifest)
     say(f"wrote {len(manifest['shards'])} shards, {manifest['num_items']} items to {out}")
     return manifest
+
+
+def _encode_all(
+    codec: Codec,
+    loader: DataLoader,
+    k: int,
+    todo: Sequence[AudioRecord],
+    skipped: list[dict[str, str]],
+    writer: _ShardWriter,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Encode every batch of ``loader`` into ``writer``; ``progress(done, total)`` before the
+    first batch and after each."""
+    tick = progress or (lambda _done, _total: None)
+    tick(0, len(todo))
+    handled = 0
+    for batch in loader:
+        for i, codes, n in _encode_batch(codec, batch, k, todo, skipped):
+            writer.add(todo[i], codes, n)
+        handled += len(batch)
+        tick(handled, len(todo))
 
 
 def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
