@@ -20,6 +20,7 @@ from codec.cli.options import (
     UsageError,
     add_output_options,
     non_negative_int,
+    open_model,
     positive_int,
 )
 from codec.cli.stdio import refuse_stdio
@@ -29,7 +30,6 @@ from codec.eval.report import check_output_dir
 from codec.eval.runner import collect_files, evaluate
 from codec.eval.scores import DEFAULT_METRICS, METRICS
 from codec.eval.systems import CodecSystem, System
-from codec.loading import load_model
 
 __all__ = ["add_parser", "run"]
 
@@ -152,9 +152,11 @@ def _model_systems(
     notes: list[str] = []
     for spec in args.model or [DEFAULT_MODEL]:
         try:
-            model = load_model(spec).to(args.device).eval()
+            model = open_model(args, spec)  # -k is checked per count below
+        except UsageError:
+            raise
         except Exception as err:  # any failure to load is the user's spec: one line, exit 2
-            raise UsageError(f"cannot load model {spec!r}: {one_line(err)}") from None
+            raise UsageError(f"--model {spec}: {one_line(err)}") from None
         for k in ks or [model.num_codebooks]:
             try:
                 systems.append(CodecSystem(model, k, stability_cycles=args.stability_cycles))

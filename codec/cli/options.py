@@ -116,7 +116,7 @@ def open_model(args: argparse.Namespace, spec: str | None = None) -> Codec:
     start = time.perf_counter()
     try:
         codec = load_model(spec, args.device)
-        if getattr(args, "num_codebooks", None) is not None:
+        if isinstance(getattr(args, "num_codebooks", None), int):  # eval's -k is a list
             codec.check_num_codebooks(args.num_codebooks)
     except ValueError as exc:
         raise UsageError(f"--model {spec}: {one_line(exc, spec)}") from None

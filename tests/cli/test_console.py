@@ -82,3 +82,18 @@ def test_verbose(
     assert code == 0 and any(
         line.startswith(f"{tmp_path / 'a.tok'} -> {wav_out} (") for line in err.splitlines()
     )
+
+
+def test_verbose_export_and_eval(
+    tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = commands(tmp_path, models["causal"])
+    code, _, err = cli(capsys, *argv["exporting"], "-v")
+    assert code == 0 and "exported 2 of 2 files" in err.splitlines()
+    assert err.startswith("model 'tiny-test' from ")
+    code, _, err = cli(capsys, *argv["evaluating"], "-v")
+    assert code == 0 and err.startswith("model 'tiny-test' from ")
+    assert [line for line in err.splitlines() if line.startswith(("1: ", "2: "))] == [
+        f"1: {tmp_path / 'in' / 'u0.wav'} (0.10 s)",
+        f"2: {tmp_path / 'in' / 'u1.wav'} (0.15 s)",
+    ]
