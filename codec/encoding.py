@@ -177,7 +177,8 @@ Notify = Callable[[str, Path, str], None]
 class FileEncoder:
     """Encode jobs with one model; ``run`` returns the totals. Hooks report as it goes:
     ``on_start(total_seconds)``, ``on_progress(seconds)``, ``on_error(path, message)`` and
-    ``on_notice(kind, path, message)`` (``kind`` names the conversion, for de-duplication)."""
+    ``on_notice(kind, path, message)`` (``kind`` names the conversion, for de-duplication),
+    ``on_saved(job, seconds)`` (a token file written, from ``seconds`` of audio)."""
 
     def __init__(
         self,
@@ -201,6 +202,7 @@ class FileEncoder:
         self.on_notice: Notify = lambda kind, path, msg: None
         self.on_progress: Callable[[float], None] = lambda seconds: None
         self.on_start: Callable[[float], None] = lambda total_seconds: None
+        self.on_saved: Callable[[Job, float], None] = lambda job, seconds: None
         self.report = EncodeReport()
 
     def _fail(self, path: Path, message: str) -> None:
@@ -328,6 +330,7 @@ class FileEncoder:
             return
         self.report.encoded += 1
         self.report.audio_seconds += seconds
+        self.on_saved(job, seconds)
         self.on_progress(seconds)
 
     def _encode_long(self, job: Job, info: AudioInfo) -> None:

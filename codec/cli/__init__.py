@@ -4,8 +4,8 @@ export-tokens, one module per subcommand, each with ``add_parser(sub)`` and ``ru
 Thin over the library: :mod:`codec.encoding` does batch encoding and resume,
 :mod:`codec.loading` reads ``--model``, :mod:`codec.streaming` streams, :mod:`codec.eval`
 evaluates, :mod:`codec.lm.export` writes token shards.
-User errors print ``error: <file>: <message>`` (never a traceback); the exit code is 0 when
-everything worked, 1 when any file failed, 2 for usage errors.
+User errors print ``error: <file>: <message>`` (never a traceback); the exit codes are
+:class:`codec.cli.options.ExitCode`'s, the same for every subcommand.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from codec import __version__
 from codec.cli import convert, decode, encode, export_hf, export_tokens, info, roundtrip, stream
 from codec.cli import eval as eval_command
-from codec.cli.options import UsageError
+from codec.cli.options import ExitCode, UsageError
 from codec.errors import USER_ERRORS, one_line
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -54,16 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code or 0)
+        return ExitCode.USAGE if exc.code else ExitCode.OK
     try:
         with torch.no_grad():
             return int(args.func(args))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except USER_ERRORS as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED

@@ -1,4 +1,5 @@
-"""stderr reporting of the command line: errors, de-duplicated notices, a progress bar."""
+"""stderr reporting of the command line: errors, de-duplicated notices, ``--verbose`` lines and
+the progress bar every long-running subcommand shares."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ __all__ = ["Console"]
 
 
 class Console:
-    """stderr reporting: errors, de-duplicated notices, an optional progress bar."""
+    """stderr reporting: errors, de-duplicated notices, verbose lines, an optional progress bar
+    (only on a terminal, never with ``quiet``)."""
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
+    def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet, self.verbose = quiet, verbose and not quiet
         self.seen: set[str] = set()
         self.suppressed = 0
         self.bar: Any = None
         self.done = self.total = 0.0
+        self.label, self.unit = "encoding", "s audio"
 
     def error(self, path: Path | str, message: str) -> None:
         """Print ``error: <path>: <message>``."""
@@ -32,9 +35,15 @@ class Console:
         if not self.quiet:
             print(f"note: {path}: {message}", file=sys.stderr)
 
-    def start(self, total: float) -> None:
-        """Show progress over ``total`` seconds of audio (a rich bar on a terminal)."""
-        self.total, self.done = total, 0.0
+    def info(self, message: str) -> None:
+        """Print ``message`` with ``--verbose`` only (per-file lines, timings)."""
+        if self.verbose:
+            print(message, file=sys.stderr)
+
+    def start(self, total: float, label: str = "encoding", unit: str = "s audio") -> None:
+        """Show progress over ``total`` units (a rich bar on a terminal, e.g. ``encoding 40% of
+        12 s audio``)."""
+        self.total, self.done, self.label, self.unit = total, 0.0, label, unit
         if self.quiet or not sys.stderr.isatty():
             return
         try:
@@ -44,24 +53,25 @@ class Console:
             self.bar = "plain"
             return
         self.bar = Progress(
-            TextColumn("encoding"),
+            TextColumn(label, markup=False),
             BarColumn(),
-            TextColumn("{task.percentage:>3.0f}% of {task.total:.0f} s audio"),
+            TextColumn(f"{{task.percentage:>3.0f}}% of {{task.total:.0f}} {unit}", markup=False),
             TimeRemainingColumn(),
             console=RichConsole(stderr=True),
             transient=True,
         )
         self.bar.start()
-        self.task = self.bar.add_task("encode", total=max(total, 1e-9))
+        self.task = self.bar.add_task(label, total=max(total, 1e-9))
 
-    def advance(self, seconds: float) -> None:
-        """Count ``seconds`` of audio as done."""
-        self.done += seconds
+    def advance(self, amount: float) -> None:
+        """Count ``amount`` units as done."""
+        self.done += amount
         if self.bar == "plain":
             pct = 100 * self.done / max(self.total, 1e-9)
-            print(f"\rencoding {pct:3.0f}% of {self.total:.0f} s audio", end="", file=sys.stderr)
+            text = f"\r{self.label} {pct:3.0f}% of {self.total:.0f} {self.unit}"
+            print(text, end="", file=sys.stderr)
         elif self.bar is not None:
-            self.bar.update(self.task, advance=seconds)
+            self.bar.update(self.task, advance=amount)
 
     def stop(self) -> None:
         """End the progress display and say how many notices were not shown."""

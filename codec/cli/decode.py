@@ -1,9 +1,12 @@
-"""``codec decode``: ``.tok`` files and folders -> audio."""
+"""``codec decode``: ``.tok`` files and folders -> audio; ``-`` reads one token file from stdin,
+``-o -`` writes one audio stream (``--format``) to stdout."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from codec.cli.options import (
     check_writable,
     open_model,
 )
+from codec.cli.stdio import STDIO, check_stdout, spool_stdin, write_stdout
 from codec.encoding import collect_inputs
 from codec.errors import USER_ERRORS, one_line
 from codec.model import Codec
@@ -28,51 +32,103 @@ __all__ = ["add_parser", "check_model", "decode_file", "run"]
 def add_parser(sub: Any) -> None:
     """Register ``decode`` on an ``argparse`` sub-parser collection."""
     p = sub.add_parser("decode", help=".tok files/folders -> audio")
-    p.add_argument("tokens", nargs="+", metavar="TOKENS", help=".tok files or folders")
-    p.add_argument("-o", "--output", required=True, help="OUT.wav (one input) or a folder")
+    p.add_argument("tokens", nargs="+", metavar="TOKENS", help=".tok files or folders; - for stdin")
+    p.add_argument(
+        "-o", "--output", required=True, help="OUT.wav (one input), a folder, or - for stdout"
+    )
     add_model_options(p, codebooks=False)
-    p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav", help="folder mode")
+    p.add_argument(
+        "--format",
+        choices=["wav", "flac", "ogg"],
+        default="wav",
+        help="audio format in folder mode and on stdout (wav)",
+    )
     add_stream_above(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Decode; 0 when every file worked, 1 when any failed."""
-    console = Console(args.quiet)
+    console = Console(args.quiet, args.verbose)
+    if STDIO in args.tokens and len(args.tokens) > 1:
+        raise UsageError("- (stdin) must be the only input")
+    if args.output == STDIO:
+        check_stdout()
     codec = open_model(args)
-    found = collect_inputs(args.tokens, [".tok"])
-    if not found:
-        raise UsageError(f"no token files (.tok) found in {' '.join(args.tokens)}")
-    out = Path(args.output)
-    single = len(found) == 1 and out.suffix.lower() in AUDIO_OUT
-    if out.suffix.lower() in AUDIO_OUT and not single:
-        raise UsageError(f"{len(found)} token files need an output folder, not {out}")
-    check_writable(out.parent if single else out)
-    failed = done = 0
-    for source, rel in found:
-        target = out if single else out / rel.with_suffix(f".{args.format}")
-        try:
-            done += decode_file(codec, source, target, args.force, args.stream_above)
-        except USER_ERRORS as exc:
-            failed += 1
-            path = target if isinstance(exc, OSError) else source
-            console.error(path, one_line(exc, path))
+    with tempfile.TemporaryDirectory(prefix="codec-decode-") as tmp:
+        found, out, single, names = _plan(args, Path(tmp))
+        failed = done = 0
+        max_items = 1 if args.output == STDIO else None
+        for source, rel in found:
+            target = out if single else out / rel.with_suffix(f".{args.format}")
+            start = time.perf_counter()
+            try:
+                n = decode_file(codec, source, target, args.force, args.stream_above, max_items)
+            except USER_ERRORS as exc:
+                failed += 1
+                path = target if isinstance(exc, OSError) else source
+                console.error(names.get(path, path), one_line(exc, path))
+                continue
+            done += n
+            seconds = time.perf_counter() - start
+            console.info(
+                f"{names.get(source, source)} -> {names.get(target, target)} ({seconds:.2f} s)"
+            )
+        if args.output == STDIO and not failed:
+            write_stdout(out)
     if not args.quiet or failed:
         print(f"decoded {done} item(s), failed {failed} file(s)", file=sys.stderr)
     return 1 if failed else 0
 
 
-def decode_file(codec: Codec, source: Path, target: Path, force: bool, stream_above: float) -> int:
-    """Decode every item of a token file; a batch of B > 1 writes ``name-<i>.wav``."""
+def _plan(
+    args: argparse.Namespace, tmp: Path
+) -> tuple[list[tuple[Path, Path]], Path, bool, dict[Path, str]]:
+    """The token files, the output, whether it is one file, and the names to print for the temp
+    files that stand for stdin/stdout."""
+    names: dict[Path, str] = {}
+    if args.tokens == [STDIO]:
+        found = [(spool_stdin(tmp, "stdin.tok"), Path("stdin.tok"))]
+        names[found[0][0]] = "<stdin>"
+    else:
+        found = collect_inputs(args.tokens, [".tok"])
+        if not found:
+            raise UsageError(f"no token files (.tok) found in {' '.join(args.tokens)}")
+    if args.output == STDIO:
+        if len(found) != 1:
+            raise UsageError(
+                f"-o - writes one audio stream; {len(found)} token files need a folder"
+            )
+        out = tmp / f"stdout.{args.format}"
+        names[out] = "<stdout>"
+        return found, out, True, names
+    out = Path(args.output)
+    single = len(found) == 1 and out.suffix.lower() in AUDIO_OUT
+    if out.suffix.lower() in AUDIO_OUT and not single:
+        raise UsageError(f"{len(found)} token files need an output folder, not {out}")
+    check_writable(out.parent if single else out)
+    return found, out, single, names
+
+
+def decode_file(
+    codec: Codec,
+    source: Path,
+    target: Path,
+    force: bool,
+    stream_above: float,
+    max_items: int | None = None,
+) -> int:
+    """Decode every item of a token file; a batch of B > 1 writes ``name-<i>.wav`` (more than
+    ``max_items`` items is an error)."""
     tokens = Tokens.load(source)
     check_model(codec, tokens)
+    batch = tokens.codes.shape[0]
+    if max_items is not None and batch > max_items:
+        raise ValueError(f"holds {batch} items; -o - writes one, give an output folder")
     names = (
         [target]
-        if tokens.codes.shape[0] == 1
-        else [
-            target.with_name(f"{target.stem}-{i}{target.suffix}")
-            for i in range(tokens.codes.shape[0])
-        ]
+        if batch == 1
+        else [target.with_name(f"{target.stem}-{i}{target.suffix}") for i in range(batch)]
     )
     existing = [n for n in names if n.exists()]
     if existing and not force:

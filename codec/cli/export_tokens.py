@@ -9,8 +9,15 @@ import warnings
 from typing import Any
 
 from codec.bundled import DEFAULT_MODEL
+from codec.cli.console import Console
+from codec.cli.options import (
+    add_output_options,
+    non_negative_int,
+    open_model,
+    positive_int,
+)
+from codec.cli.stdio import refuse_stdio
 from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens
-from codec.loading import load_model
 
 __all__ = ["add_parser", "run"]
 
@@ -25,40 +32,67 @@ def add_parser(sub: Any) -> None:
             "codes + manifest.json. Rerunning resumes: completed shards are kept."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="MANIFEST_OR_DIR")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="MANIFEST_OR_DIR",
+        help="audio folders, .jsonl manifests, .txt file lists or audio files",
+    )
     p.add_argument("-o", "--output", required=True, metavar="SHARDS", help="output folder")
     p.add_argument(
         "--model",
+        "-m",
         default=DEFAULT_MODEL,
         metavar="M",
-        help=f"exported model folder, preset or bundled model (default: {DEFAULT_MODEL})",
+        help=f"exported model folder, .ckpt, preset or bundled model (default: {DEFAULT_MODEL})",
     )
-    p.add_argument("--num-codebooks", type=int, default=None, metavar="K")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N")
-    p.add_argument("--workers", type=int, default=0, metavar="W", help="audio loading workers")
+    p.add_argument(
+        "--num-codebooks", "-k", type=positive_int, metavar="K", help="codebooks to keep (all)"
+    )
+    p.add_argument(
+        "--batch-size", "-b", type=positive_int, default=8, metavar="N", help="files per batch (8)"
+    )
+    p.add_argument(
+        "--workers", "-j", type=non_negative_int, default=0, metavar="W", help="loader processes"
+    )
     p.add_argument(
         "--shard-frames",
-        type=int,
+        type=positive_int,
         default=DEFAULT_SHARD_FRAMES,
         metavar="F",
-        help="frames per shard",
+        help=f"frames per shard ({DEFAULT_SHARD_FRAMES})",
     )
-    p.add_argument("--device", default=None, help="cuda / cpu (default: cuda when available)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
     p.add_argument("--parquet", action="store_true", help="also write Parquet (needs pyarrow)")
-    p.add_argument("--force", action="store_true", help="discard existing shards, start over")
+    p.add_argument("--force", "-f", action="store_true", help="discard existing shards, start over")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``export-tokens``; user errors print one line on stderr and return 1."""
+    """Run ``export-tokens``; skipped files are one ``warning:`` line each."""
+    refuse_stdio([*args.inputs, args.output], "export-tokens", "give files and a folder")
+    console = Console(args.quiet, args.verbose)
+    codec = open_model(args)
 
     def log(msg: str) -> None:
-        print(msg, file=sys.stderr)
+        if not args.quiet:
+            print(msg, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if console.bar is None and done == 0:
+            console.start(total, "exporting", "files")
+        else:
+            console.advance(done - console.done)
+            console.info(f"exported {done} of {total} files")
+
+    def warn(message: Warning | str, *_: object, **__: object) -> None:
+        print(f"warning: {message}", file=sys.stderr)
 
     try:
-        codec = load_model(args.model)
         with warnings.catch_warnings():
             warnings.simplefilter("always")  # skipped files are warnings: show every one
+            warnings.showwarning = warn
             export_tokens(
                 codec,
                 args.inputs,
@@ -68,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
                 num_workers=args.workers,
                 shard_size=args.shard_frames,
                 force=args.force,
-                device=args.device,
+                device=codec.device,
                 parquet=args.parquet,
                 log=log,
+                progress=progress,
             )
-    except (ValueError, OSError) as exc:  # AudioError is a ValueError
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    finally:
+        console.stop()
     return 0

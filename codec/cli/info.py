@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from codec.audio import AUDIO_EXTENSIONS, audio_info
+from codec.cli.stdio import refuse_stdio
 from codec.loading import load_model
 from codec.model import Codec
 from codec.tokens import MAGIC, Tokens
@@ -23,6 +24,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the description of ``FILE`` on stdout."""
+    refuse_stdio([args.file], "FILE", "info describes a file; give its path")
     path = Path(args.file)
     if path.is_file() and path.read_bytes()[:4] == MAGIC:
         print(token_info(path, Tokens.load(path)))

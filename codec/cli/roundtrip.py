@@ -19,6 +19,7 @@ from codec.audio import (
 )
 from codec.cli.console import Console
 from codec.cli.options import UsageError, add_model_options, open_model
+from codec.cli.stdio import refuse_stdio
 from codec.encoding import load_item
 from codec.errors import one_line
 from codec.metrics import mel_distance, si_sdr
@@ -31,15 +32,17 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: Any) -> None:
     """Register ``roundtrip`` on an ``argparse`` sub-parser collection."""
     p = sub.add_parser("roundtrip", help="encode + decode one file, print bitrate and metrics")
-    p.add_argument("input", metavar="IN")
-    p.add_argument("-o", "--output", required=True, help="OUT.wav")
+    p.add_argument("input", metavar="IN", help="audio file")
+    p.add_argument("-o", "--output", required=True, help="OUT.wav (the decoded audio)")
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Round-trip ``IN`` to ``-o``; print the summary on stdout."""
-    console = Console(args.quiet)
+    console = Console(args.quiet, args.verbose)
+    refuse_stdio([args.input], "IN", "roundtrip reads a file (codec encode - reads stdin)")
+    refuse_stdio([args.output], "-o", "roundtrip prints its summary on stdout; give OUT.wav")
     codec = open_model(args)
     source, out = Path(args.input), Path(args.output)
     if out.suffix.lower() not in AUDIO_OUT:

@@ -26,7 +26,14 @@ from codec.audio import (
     wav_truncation,
     write_block,
 )
-from codec.cli.options import UsageError, add_model_options, open_model
+from codec.cli.options import (
+    UsageError,
+    add_model_options,
+    open_model,
+    positive_float,
+    positive_int,
+)
+from codec.cli.stdio import refuse_stdio
 from codec.fileio import atomic_path
 from codec.model import Codec
 from codec.streaming import stream_codec
@@ -40,16 +47,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("input", metavar="IN", help="audio file, or - for raw PCM on stdin")
     p.add_argument("-o", "--output", help="decoded audio, written as it comes")
     p.add_argument("--tokens", "-t", help="also write the tokens to this .tok file")
-    p.add_argument("--chunk-ms", type=float, default=20.0, help="input chunk size (20 ms)")
-    p.add_argument("--raw-rate", type=int, help="stdin sample rate (Hz)")
-    p.add_argument("--raw-format", choices=["s16le", "f32le"], default="s16le")
-    p.add_argument("--raw-channels", type=int, default=1)
+    p.add_argument("--chunk-ms", type=positive_float, default=20.0, help="input chunk size (20 ms)")
+    p.add_argument("--raw-rate", type=positive_int, help="stdin sample rate (Hz)")
+    p.add_argument(
+        "--raw-format", choices=["s16le", "f32le"], default="s16le", help="stdin sample format"
+    )
+    p.add_argument("--raw-channels", type=positive_int, default=1, help="stdin channels (1)")
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Stream; print the latency report on stdout."""
+    reason = "stream prints its latency report on stdout; give a file"
+    refuse_stdio([args.output, args.tokens], "-o/--tokens", reason)
     codec = open_model(args)
     outputs = [Path(p) for p in (args.output, args.tokens) if p]
     for path in outputs:
@@ -59,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: use an audio file name ({', '.join(AUDIO_OUT)})")
     if not codec.config.seanet.causal:
         raise UsageError(f"--model {args.model}: a non-causal model cannot stream")
-    if args.chunk_ms <= 0:
-        raise UsageError("--chunk-ms must be positive")
     chunks, rate = _stream_source(args, codec)
     decode = bool(args.output) or not args.tokens
     with ExitStack() as stack:

@@ -181,6 +181,7 @@ def export_tokens(
     device: str | torch.device | None = None,
     parquet: bool = False,
     log: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
 
@@ -190,7 +191,9 @@ def export_tokens(
     ``device`` (default: CUDA when available, else CPU; the codec is moved there). ``parquet``
     also writes a ``.parquet`` per shard when pyarrow is installed (a warning otherwise).
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
-    files are skipped with a warning and listed under ``skipped``.
+    files are skipped with a warning and listed under ``skipped``. ``progress(done, total)`` is
+    called with the inputs handled so far of those to encode: once before the first batch, then
+    after each.
     """
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
@@ -216,14 +219,33 @@ def export_tokens(
         collate_fn=_collate,
         pin_memory=device.type == "cuda",
     )
-    for batch in loader:
-        for i, codes, n in _encode_batch(codec, batch, k, todo, manifest["skipped"]):
-            writer.add(todo[i], codes, n)
+    _encode_all(codec, loader, k, todo, manifest["skipped"], writer, progress)
     writer.flush()
     manifest["complete"] = True
     write_shard_manifest(out, manifest)
     say(f"wrote {len(manifest['shards'])} shards, {manifest['num_items']} items to {out}")
     return manifest
+
+
+def _encode_all(
+    codec: Codec,
+    loader: DataLoader,
+    k: int,
+    todo: Sequence[AudioRecord],
+    skipped: list[dict[str, str]],
+    writer: _ShardWriter,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Encode every batch of ``loader`` into ``writer``; ``progress(done, total)`` before the
+    first batch and after each."""
+    tick = progress or (lambda _done, _total: None)
+    tick(0, len(todo))
+    handled = 0
+    for batch in loader:
+        for i, codes, n in _encode_batch(codec, batch, k, todo, skipped):
+            writer.add(todo[i], codes, n)
+        handled += len(batch)
+        tick(handled, len(todo))
 
 
 def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:

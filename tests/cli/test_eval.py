@@ -12,6 +12,7 @@ import soundfile as sf
 from codec.audio import load_audio
 from codec.cli.eval import add_parser, run
 from codec.data.manifest import BUNDLED_SPEECH_DIR
+from tests.cli.conftest import cli
 from tests.conftest import make_codec
 
 SPEECH = BUNDLED_SPEECH_DIR / "val_seen" / "en_allison__vm-incorrect-mailbox.flac"
@@ -37,14 +38,13 @@ def test_eval(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     argv += ["--metrics", "si_sdr,stft_distance", "--stability-cycles", "1", "--no-plots"]
     args = parser.parse_args(argv)
     assert args.func is run
-    assert run(args) == 0
+    assert run(args) == 1  # corrupt.wav could not be read: the report covers a.wav
+    assert "error: " + str(data_dir / "corrupt.wav") in capsys.readouterr().err
     data = json.loads((out / "report.json").read_text())
     names = [s["name"] for s in data["systems"]]
     assert names == ["tiny-test K=2", "tiny-test K=4", "opus 6 kbps", "8 kHz 16-bit PCM"]
     assert len(data["errors"]) == 1 and data["settings"]["num_files"] == 1
-    assert run(args) == 2  # refuses to overwrite
-    assert "already holds a report" in capsys.readouterr().err
-    bad = parser.parse_args(
-        ["eval", str(data_dir), "--baselines", "mp3", "-o", str(tmp_path / "x")]
-    )
-    assert run(bad) == 2
+    code, _, err = cli(capsys, *argv)  # refuses to overwrite: exit code 1, like encode
+    assert code == 1 and "already holds a report" in err
+    code, _, err = cli(capsys, "eval", data_dir, "--baselines", "mp3", "-o", tmp_path / "x")
+    assert code == 2 and err.startswith("error: --baselines")

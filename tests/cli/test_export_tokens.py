@@ -1,4 +1,4 @@
-"""``codec export-tokens``: shards from a folder; user errors are one line and exit code 1."""
+"""``codec export-tokens``: shards from a folder; user errors are one line (exit codes 1 / 2)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from codec.cli.export_tokens import add_parser, run
 from codec.lm.shards import TokenShards
 
-from .conftest import write
+from .conftest import cli, write
 
 
 def parse(inputs: Path, out: Path, model: Path, *options: object) -> argparse.Namespace:
@@ -33,8 +33,10 @@ def test_export_tokens(
     assert run(args) == 0
     assert TokenShards(out).num_codebooks == 2
     capsys.readouterr()
-    assert run(parse(tmp_path / "nope", out, models["causal"])) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "nope" in err and "\n" not in err
-    assert run(parse(tmp_path / "in", out, models["causal"], "--num-codebooks", 3)) == 1
-    assert "num_codebooks" in capsys.readouterr().err
+    code, _, err = cli(
+        capsys, "export-tokens", tmp_path / "nope", "-o", out, "-m", models["causal"]
+    )
+    assert code == 1 and err.startswith("error:") and "nope" in err and "\n" not in err.strip()
+    argv = ["export-tokens", tmp_path / "in", "-o", out, "-m", models["causal"], "-k", 3]
+    code, _, err = cli(capsys, *argv)  # a codebook count the model does not have: bad argument
+    assert code == 2 and "--model" in err and "\n" not in err.strip()
