@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import soundfile as sf
 import torch
@@ -21,7 +22,9 @@ from omegaconf import OmegaConf
 from codec.cli import main
 from codec.lightning.config import TrainConfig, codec_config
 from codec.model import Codec
+from tests.hub_cache import cache_repo, commit_hash, folder_files
 from tests.lightning.conftest import compose_config
+from tests.test_hub import FakeApi
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -72,11 +75,19 @@ def shards(folder: Path) -> None:
     assert main(["export-tokens", *files, "-o", str(folder / "shards"), "--model", str(model)]) == 0
 
 
+def hub_cache(folder: Path) -> None:
+    """A Hugging Face cache holding ``owner/name`` (branch main, tag v1.0): the quickstart
+    export. The test points the default cache here too and runs offline."""
+    files = folder_files(folder / "runs" / "quickstart" / "export")
+    cache_repo(folder / "hf-cache", "owner/name", files, commit_hash("v1"), ("main", "v1.0"))
+
+
 #: the files the README's blocks take for granted -> how the test makes them (in this order)
 PREPARED: dict[str, Callable[[Path], None]] = {
     "runs/quickstart/export": quickstart_export,
     "speech.wav": speech_wav,
     "shards/": shards,
+    "hf-cache": hub_cache,
 }
 
 
@@ -114,4 +125,8 @@ def test_readme_python_block_runs(
     work = tmp_path / "work"
     shutil.copytree(prepared, work)
     monkeypatch.chdir(work)
+    # No network: the Hub is the prepared cache (also as the default one), uploads are recorded.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(work / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     exec(compile(block, str(README), "exec"), {"__name__": "__main__"})
