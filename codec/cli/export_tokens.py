@@ -9,7 +9,8 @@ import warnings
 from typing import Any
 
 from codec.bundled import DEFAULT_MODEL
-from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens
+from codec.errors import install_hint
+from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens, has_pyarrow
 from codec.loading import load_model
 
 __all__ = ["add_parser", "run"]
@@ -44,7 +45,9 @@ def add_parser(sub: Any) -> None:
         help="frames per shard",
     )
     p.add_argument("--device", default=None, help="cuda / cpu (default: cuda when available)")
-    p.add_argument("--parquet", action="store_true", help="also write Parquet (needs pyarrow)")
+    p.add_argument(
+        "--parquet", action="store_true", help="also write Parquet (needs pyarrow: the lm extra)"
+    )
     p.add_argument("--force", action="store_true", help="discard existing shards, start over")
     p.set_defaults(func=run)
 
@@ -55,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
+    if args.parquet and not has_pyarrow():  # before hours of encoding, not after
+        print(f"error: --parquet needs pyarrow: {install_hint('lm')}", file=sys.stderr)
+        return 1
     try:
         codec = load_model(args.model)
         with warnings.catch_warnings():

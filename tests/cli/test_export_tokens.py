@@ -38,3 +38,20 @@ def test_export_tokens(
     assert err.startswith("error:") and "nope" in err and "\n" not in err
     assert run(parse(tmp_path / "in", out, models["causal"], "--num-codebooks", 3)) == 1
     assert "num_codebooks" in capsys.readouterr().err
+
+
+def test_parquet_without_pyarrow_is_one_line_naming_the_extra(
+    tmp_path: Path,
+    models: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import codec.cli.export_tokens as cli
+
+    monkeypatch.setattr(cli, "has_pyarrow", lambda: False)
+    write(tmp_path / "in" / "utt.wav", 1600, 0)
+    out = tmp_path / "shards"
+    assert run(parse(tmp_path / "in", out, models["causal"], "--parquet")) == 1
+    err = capsys.readouterr().err
+    assert err == "error: --parquet needs pyarrow: pip install 'speech-token-codec[lm]'\n"
+    assert not out.exists()  # refused before encoding anything
