@@ -1,24 +1,15 @@
 """Train a codec: ``python train.py [experiment=debug] [key=value ...]``.
 
 With no arguments this trains ``experiment=quickstart`` on the bundled speech. See README.md.
+The same entry point is installed as the ``codec-train`` command (codec/lightning/train.py);
+the Hydra configs live in ``codec/conf``.
 """
 
 from __future__ import annotations
 
 import sys
 
-import hydra
-from omegaconf import DictConfig
-
-from codec.lightning.run import register_schema, run_training
-
-register_schema()
-
-
-@hydra.main(version_base=None, config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    run_training(cfg)
-
+from codec.lightning.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

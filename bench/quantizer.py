@@ -23,9 +23,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from codec.audio.mel import mel_filterbank
 from codec.quantize import CodebookConfig, GroupedResidualVQ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,18 +184,21 @@ def _train_peer(peer: torch.nn.Module, xp: torch.Tensor) -> None:
 # ------------------------------------------------------------------------------------------
 # quality on real speech
 def logmel_frames(split: str, max_files: int | None) -> torch.Tensor:
-    import librosa
+    """Log mel power frames [N, 64] (512-point STFT, hop 160, Slaney mels) of a bundled split."""
     import soundfile as sf
 
     files = sorted((ROOT / "assets" / "speech" / split).glob("*.flac"))[:max_files]
     feats = []
+    window = torch.hann_window(512, dtype=torch.float64)
     for f in files:
         wav, sr = sf.read(f, dtype="float32")
         if wav.ndim > 1:
             wav = wav.mean(1)
-        mel = librosa.feature.melspectrogram(y=wav, sr=sr, n_fft=512, hop_length=160, n_mels=64)
-        feats.append(np.log(mel + 1e-5).T)
-    return torch.from_numpy(np.concatenate(feats)).float()
+        x = torch.from_numpy(wav).double()
+        spec = torch.stft(x, 512, 160, window=window, pad_mode="constant", return_complex=True)
+        mel = mel_filterbank(sr, 512, 64).double() @ spec.abs().square()
+        feats.append(torch.log(mel + 1e-5).T)
+    return torch.cat(feats).float()
 
 
 def snr_db(x: torch.Tensor, q: torch.Tensor) -> float:

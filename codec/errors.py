@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["USER_ERRORS", "one_line"]
+__all__ = ["DISTRIBUTION", "USER_ERRORS", "install_hint", "one_line"]
+
+DISTRIBUTION = "speech-token-codec"
+"""The name to ``pip install`` (the import name is ``codec``, taken on PyPI by another project)."""
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
 """Exception types that mean 'this file failed' (AudioError/TokensFormatError are ValueErrors)."""
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs the optional dependencies of ``extra``, for error messages."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
 
 
 def one_line(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:

@@ -1,6 +1,6 @@
 """The Hugging Face Hub: fetch a model repository's files into the local cache, upload a folder.
 
-Everything goes through ``huggingface_hub`` (the optional extra ``codec[hub]``), so the cache
+Everything goes through ``huggingface_hub`` (the optional extra ``hub``), so the cache
 is the one every Hugging Face library shares (``~/.cache/huggingface/hub``, ``HF_HUB_CACHE``)
 and ``HF_HUB_OFFLINE=1`` keeps to it. Nothing here runs code from a repository: only the named
 files are fetched, and the callers read them as JSON and safetensors.
@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from codec.errors import install_hint
+
 __all__ = ["HUB_HINT", "fetch_files", "hub_offline", "import_hub", "is_hub_id", "upload_folder"]
 
-HUB_HINT = "pip install 'codec[hub]'"
+HUB_HINT = install_hint("hub")
 
 # owner/name, as the Hub spells repository ids (no "..", no leading or trailing "-" / ".")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")

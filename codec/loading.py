@@ -28,7 +28,7 @@ import torch
 
 from codec.bundled import bundled_models, bundled_path
 from codec.config import PRESETS, CodecConfig
-from codec.errors import one_line
+from codec.errors import install_hint, one_line
 from codec.hub import is_hub_id
 from codec.model import Codec
 from codec.pretrained import CONFIG_NAME, WEIGHTS_NAME, check_state_dict, read_config
@@ -146,7 +146,7 @@ def _legacy_run_config(config_path: Path) -> CodecConfig:
         import yaml
     except ImportError:
         raise ValueError(
-            "reading an old training run's config.yaml needs PyYAML: pip install 'codec[train]'"
+            f"reading an old training run's config.yaml needs PyYAML: {install_hint('train')}"
         ) from None
     try:
         raw: Any = yaml.safe_load(config_path.read_text())

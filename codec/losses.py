@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from codec.audio.mel import mel_filterbank
 from codec.inputs import mono_batch
 
 AdversarialKind = Literal["hinge", "lsgan"]
@@ -67,21 +68,18 @@ def _stft_magnitude(x: Tensor, n_fft: int, hop: int, win: int | None = None) -> 
 
 @functools.lru_cache(maxsize=64)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> Tensor:
-    import librosa  # imported here: it pulls in scipy.signal, slow to load
-
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max)
-    return torch.from_numpy(fb).float()
+    return mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
 
 
 def mel_filters(
     sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None
 ) -> Tensor:
-    """Slaney mel filterbank ``[n_mels, n_fft // 2 + 1]`` from librosa (cached, float32)."""
+    """Slaney mel filterbank ``[n_mels, n_fft // 2 + 1]`` (cached, float32; see codec/audio/mel.py)."""
     return _mel_basis(sample_rate, n_fft, n_mels, float(f_min), float(f_max or sample_rate / 2))
 
 
 class MelSpectrogram(nn.Module):
-    """Log-mel spectrogram with ``torch.stft`` and a librosa filterbank (no torchaudio).
+    """Log-mel spectrogram with ``torch.stft`` and a Slaney mel filterbank (no torchaudio).
 
     ``forward``: ``[B, 1, T]`` or ``[B, T]`` -> ``[B, n_mels, N]`` with ``N = T // hop + 1``
     (natural log of the magnitude mel energies clamped at ``eps``; linear if ``log=False``).

@@ -1,6 +1,6 @@
 """Signal metrics: SI-SDR, mel and multi-resolution STFT distances, PESQ and STOI/ESTOI.
 
-PESQ and STOI need the optional ``pesq`` / ``pystoi`` packages (``pip install codec[eval]``);
+PESQ and STOI need the optional ``pesq`` / ``pystoi`` packages (``pip install 'speech-token-codec[eval]'``);
 they are imported only when called and raise :class:`MetricUnavailableError` when missing.
 Codebook metrics (usage, entropy, perplexity) live with the quantizer.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from codec.errors import install_hint
 from codec.inputs import mono_batch
 from codec.losses import (
     DEFAULT_MEL_BINS,
@@ -49,7 +50,7 @@ def _optional(name: Literal["pesq", "pystoi"]) -> ModuleType:
         return pystoi
     except ImportError as err:
         raise MetricUnavailableError(
-            f"metric needs the '{name}' package: pip install {name} (or codec[eval])"
+            f"metric needs the '{name}' package: pip install {name} (or {install_hint('eval')})"
         ) from err
 
 

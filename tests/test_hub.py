@@ -79,7 +79,9 @@ def test_a_local_folder_wins(
 
 def test_missing_huggingface_hub_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails
-    with pytest.raises(ValueError, match=r"needs huggingface_hub: pip install 'codec\[hub\]'"):
+    with pytest.raises(
+        ValueError, match=r"needs huggingface_hub: pip install 'speech-token-codec\[hub\]'"
+    ):
         Codec.from_pretrained(REPO)
 
 

@@ -1,5 +1,5 @@
-"""Audio I/O: whole files (``files``), long files block by block (``blocks``), and checks of
-a file before encoding (``checks``)."""
+"""Audio I/O: whole files (``files``), long files block by block (``blocks``), checks of
+a file before encoding (``checks``), and mel filterbanks (``mel``)."""
 
 from codec.audio.blocks import (
     AUDIO_OUT,

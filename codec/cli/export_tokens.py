@@ -17,7 +17,8 @@ from codec.cli.options import (
     positive_int,
 )
 from codec.cli.stdio import refuse_stdio
-from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens
+from codec.errors import install_hint
+from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens, has_pyarrow
 
 __all__ = ["add_parser", "run"]
 
@@ -63,7 +64,9 @@ def add_parser(sub: Any) -> None:
         help=f"frames per shard ({DEFAULT_SHARD_FRAMES})",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
-    p.add_argument("--parquet", action="store_true", help="also write Parquet (needs pyarrow)")
+    p.add_argument(
+        "--parquet", action="store_true", help="also write Parquet (needs pyarrow: the lm extra)"
+    )
     p.add_argument("--force", "-f", action="store_true", help="discard existing shards, start over")
     add_output_options(p)
     p.set_defaults(func=run)
@@ -89,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     def warn(message: Warning | str, *_: object, **__: object) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
+    if args.parquet and not has_pyarrow():  # before hours of encoding, not after
+        print(f"error: --parquet needs pyarrow: {install_hint('lm')}", file=sys.stderr)
+        return 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")  # skipped files are warnings: show every one

@@ -22,6 +22,11 @@ from codec.lightning.config import DataConfig
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# An installed package has no assets/: the default data (data=fixture) exists in a checkout only.
+BUNDLED_HINT = (
+    " (the bundled speech comes with a checkout of the repository, not with the installed"
+    " package: give your audio with data.train=DIR data.val=DIR)"
+)
 
 
 def resolve_data_path(path: str) -> Path:
@@ -36,7 +41,8 @@ def load_records(path: str, split: str | None = None) -> list[AudioRecord]:
     """A folder (recursive), a file list (``.txt``) or a JSONL manifest -> records."""
     source = resolve_data_path(path)
     if not source.exists():
-        raise FileNotFoundError(f"data path not found: {path}")
+        hint = BUNDLED_HINT if Path(path).parts[:2] == ("assets", "speech") else ""
+        raise FileNotFoundError(f"data path not found: {path}{hint}")
     if source.is_dir():
         records = scan_audio_folder(source, split=split)
     elif source.suffix == ".jsonl":

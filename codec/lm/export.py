@@ -27,6 +27,7 @@ from codec.data.manifest import (
     records_from_paths,
     scan_audio_folder,
 )
+from codec.errors import install_hint
 from codec.lm.shards import (
     MANIFEST_NAME,
     SHARDS_FORMAT,
@@ -199,7 +200,9 @@ def export_tokens(
     k = codec.check_num_codebooks(num_codebooks)
     records = resolve_inputs(inputs)
     if parquet and not has_pyarrow():
-        warnings.warn("pyarrow is not installed: Parquet output skipped", stacklevel=2)
+        warnings.warn(
+            f"pyarrow is not installed: Parquet output skipped ({install_hint('lm')})", stacklevel=2
+        )
         parquet = False
     out = Path(out_dir)
     manifest = _prepare_dir(out, _header(codec, k, shard_size), force)

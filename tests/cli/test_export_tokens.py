@@ -40,3 +40,20 @@ def test_export_tokens(
     argv = ["export-tokens", tmp_path / "in", "-o", out, "-m", models["causal"], "-k", 3]
     code, _, err = cli(capsys, *argv)  # a codebook count the model does not have: bad argument
     assert code == 2 and "--model" in err and "\n" not in err.strip()
+
+
+def test_parquet_without_pyarrow_is_one_line_naming_the_extra(
+    tmp_path: Path,
+    models: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import codec.cli.export_tokens as cli
+
+    monkeypatch.setattr(cli, "has_pyarrow", lambda: False)
+    write(tmp_path / "in" / "utt.wav", 1600, 0)
+    out = tmp_path / "shards"
+    assert run(parse(tmp_path / "in", out, models["causal"], "--parquet")) == 1
+    err = capsys.readouterr().err
+    assert err == "error: --parquet needs pyarrow: pip install 'speech-token-codec[lm]'\n"
+    assert not out.exists()  # refused before encoding anything

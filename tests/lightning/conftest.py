@@ -18,12 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def compose_config(*overrides: str) -> DictConfig:
     register_schema()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with initialize_config_dir(config_dir=str(REPO / "codec" / "conf"), version_base=None):
         return compose(config_name="config", overrides=list(overrides))
 
 
 def tiny_codec_config(*overrides: str) -> CodecConfig:
-    """The debug experiment's tiny model (``conf/model/tiny.yaml``, GRVQ 2 x 2 x 32), with
+    """The debug experiment's tiny model (``codec/conf/model/tiny.yaml``, GRVQ 2 x 2 x 32), with
     Hydra overrides such as ``model.quantizer.codebook.ema=false``."""
     typed: TrainConfig = OmegaConf.to_object(compose_config("experiment=debug", *overrides))  # type: ignore[assignment]
     return codec_config(typed)

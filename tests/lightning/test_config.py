@@ -15,8 +15,8 @@ from codec.lightning.config import PRECISIONS, TrainConfig, codec_config
 from codec.lightning.run import run_training
 from tests.lightning.conftest import REPO, compose_config
 
-EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-QUANTIZERS = sorted(p.stem for p in (REPO / "conf" / "quantizer").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (REPO / "codec" / "conf" / "experiment").glob("*.yaml"))
+QUANTIZERS = sorted(p.stem for p in (REPO / "codec" / "conf" / "quantizer").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -40,3 +40,20 @@ def test_training_data_has_the_models_channels() -> None:
     assert batch.wav.shape == (2, 2, 4 * codec.hop_length)
     val = next(iter(data.val_dataloader()))
     assert val.wav.shape[:2] == (2, 2)
+
+
+def test_bundled_speech_missing_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed package (no assets/ beside it) asked for the default data."""
+    import codec.lightning.data as data
+
+    monkeypatch.setattr(data, "REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        load_records("assets/speech/train")
+    message = str(err.value)
+    assert message.startswith("data path not found: assets/speech/train (")
+    assert "data.train=DIR data.val=DIR" in message and "\n" not in message
+    with pytest.raises(FileNotFoundError, match=r"^data path not found: /nope/x$"):
+        load_records("/nope/x")

@@ -1,4 +1,4 @@
-"""Every shipped experiment (``conf/experiment/*.yaml``, found by glob) trains in every precision
+"""Every shipped experiment (``codec/conf/experiment/*.yaml``, found by glob) trains in every precision
 and resumes, on CPU, shrunk to seconds; the DDP ones also on 2 gloo processes.
 
 One ``trainer.max_steps`` step is one generator step: ``CodecModule`` optimises manually and
@@ -25,7 +25,7 @@ from tests.lightning.conftest import REPO, compose_config
 
 pytestmark = pytest.mark.slow
 
-EXPERIMENTS = sorted(p.stem for p in (REPO / "conf/experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (REPO / "codec/conf/experiment").glob("*.yaml"))
 PRECISIONS = ["32-true", "bf16-mixed"]
 
 # Cases that fail for a known, open reason: (name, "single" | "ddp" | "*") -> reason. Strict,
@@ -89,7 +89,7 @@ def cases(mode: str, names: list[str], precisions: list[str]) -> list[object]:
 
 def trainer_of(name: str) -> str:
     """The experiment's ``trainer`` group, from its defaults list."""
-    data = yaml.safe_load((REPO / "conf/experiment" / f"{name}.yaml").read_text())
+    data = yaml.safe_load((REPO / "codec/conf/experiment" / f"{name}.yaml").read_text())
     for entry in data.get("defaults", []):
         if isinstance(entry, dict) and "override /trainer" in entry:
             return str(entry["override /trainer"])
@@ -143,9 +143,9 @@ def test_experiment_trains_and_resumes(name: str, precision: str, tmp_path: Path
     assert (run_dir / "export" / "model.safetensors").exists()
 
 
-# Every shipped quantizer group (conf/quantizer/*.yaml, by glob) on the default experiment,
+# Every shipped quantizer group (codec/conf/quantizer/*.yaml, by glob) on the default experiment,
 # shrunk like the experiments; FSQ's grid must multiply to TINY's codebook_size (32).
-QUANTIZERS = sorted(p.stem for p in (REPO / "conf/quantizer").glob("*.yaml"))
+QUANTIZERS = sorted(p.stem for p in (REPO / "codec/conf/quantizer").glob("*.yaml"))
 QUANTIZER_TINY = {"fsq": ["model.quantizer.fsq_levels=[4,8]"]}
 
 

@@ -1,0 +1,1 @@
+"""The Hydra configuration tree of ``codec-train`` / ``train.py`` (YAML files only)."""
