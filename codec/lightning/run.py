@@ -31,6 +31,10 @@ def register_schema() -> None:
     """
     node = OmegaConf.structured(TrainConfig)
     unfreeze(node)
+    # open-ended by design (their keys are checked when the typed config is built), so
+    # `trainer.extra.NAME=...` needs no `+`
+    for key in ("callbacks", "extra"):
+        OmegaConf.set_struct(node.trainer[key], False)
     ConfigStore.instance().store(name="train_schema", node=node)
 
 

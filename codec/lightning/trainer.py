@@ -85,7 +85,10 @@ def fit(
     ckpt = resume_path(cfg.resume, run_dir)
     if ckpt is not None:
         log.info("resuming from %s", ckpt)
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    except MisconfigurationException as exc:  # Lightning's word for a bad setting
+        raise ValueError(f"Lightning: {first_line(exc)}") from None
     if trainer.is_global_zero and (run_dir / "export").is_dir():
         print(next_steps(run_dir, cfg.data.val), flush=True)
     return module
