@@ -1,18 +1,26 @@
 """Discrete tokens and their binary file format (never pickle).
 
-File layout (all little-endian)::
+File layout, version 2 (all little-endian)::
 
     magic    4 bytes  b"CDTK"
     version  1 byte   (FORMAT_VERSION)
     hlen     4 bytes  uint32, length of the JSON header
-    header   hlen bytes, UTF-8 JSON (shapes, dtype, rates, layout, model id, CRC32 of payload)
+    hcrc     4 bytes  uint32, CRC32 of the JSON header bytes
+    header   hlen bytes, UTF-8 JSON (shapes, dtype, rates, layout, model id and fingerprint,
+             source stamp, CRC32 of the payload)
     payload  codes [B, K, T] in the smallest unsigned integer type that holds codebook_size - 1
+
+Version 1 files (no ``hcrc``, no fingerprint) still load: their payload CRC is checked and
+every header field is validated against the codes, but a header edit that stays consistent
+cannot be detected there.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, replace
@@ -26,9 +34,12 @@ from torch import Tensor
 from codec.fileio import atomic_write_bytes
 
 MAGIC = b"CDTK"
-FORMAT_VERSION = 1
-_PREFIX = struct.Struct("<4sBI")
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
+_START = struct.Struct("<4sB")
+_PREFIXES = {1: struct.Struct("<4sBI"), 2: struct.Struct("<4sBII")}
 _MAX_HEADER = 1 << 20
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 
 
 class TokensFormatError(ValueError):
@@ -36,11 +47,38 @@ class TokensFormatError(ValueError):
 
 
 @dataclass(frozen=True)
+class SourceStamp:
+    """Which audio file tokens were made from: its name, size (bytes) and mtime (ns)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> SourceStamp:
+        stat = path.stat()
+        return cls(path.name, int(stat.st_size), int(stat.st_mtime_ns))
+
+
+def torch_code_dtype(codebook_size: int) -> torch.dtype:
+    """The smallest torch integer type that holds codes ``[0, codebook_size)`` (uint8,
+    uint16, int32, int64); ``Tokens.codes`` are kept in it."""
+    for dtype, top in ((torch.uint8, 2**8), (torch.uint16, 2**16), (torch.int32, 2**31)):
+        if codebook_size <= top:
+            return dtype
+    return torch.int64
+
+
+@dataclass(frozen=True)
 class Tokens:
     """Codes ``[B, K, T]`` (K = groups x levels, group-major) with everything needed to decode.
 
     ``lengths`` [B] counts valid frames per item; ``num_samples`` [B] the valid audio samples
-    at ``sample_rate`` (so decoding can trim to the exact input length).
+    at ``sample_rate`` (so decoding can trim to the exact input length). ``codes`` are kept in
+    the smallest integer type that holds ``codebook_size`` (``torch_code_dtype``: uint16 for
+    up to 65536 entries); use ``codes.long()`` for arithmetic or indexing.
+    ``model_fingerprint`` identifies the model's weights and config ("" when unknown);
+    ``source`` the audio file encoded (None when unknown).
     """
 
     codes: Tensor
@@ -51,17 +89,33 @@ class Tokens:
     codebook_size: int
     groups: int
     model_id: str
+    model_fingerprint: str = ""
+    source: SourceStamp | None = None
 
     def __post_init__(self) -> None:
-        if self.codes.dim() != 3:
-            raise ValueError(f"codes must be [B, K, T], got shape {tuple(self.codes.shape)}")
-        batch, k, _ = self.codes.shape
+        _check_scalars(self)
+        if not isinstance(self.codes, Tensor) or self.codes.dim() != 3:
+            raise ValueError(f"codes must be a [B, K, T] tensor, got {_shape(self.codes)}")
+        if (
+            self.codes.is_floating_point()
+            or self.codes.is_complex()
+            or self.codes.dtype == torch.bool
+        ):
+            raise ValueError(f"codes must be integers, got {self.codes.dtype}")
+        batch, k, frames = self.codes.shape
         if self.groups < 1 or k % self.groups:
-            raise ValueError(f"{k} codebooks cannot be split into {self.groups} groups")
+            raise ValueError(f"groups: {k} codebooks cannot be split into {self.groups} groups")
+        _check_code_range(self.codes, self.codebook_size)
+        compact = self.codes.to(torch_code_dtype(self.codebook_size))
+        object.__setattr__(self, "codes", compact)
         for name in ("lengths", "num_samples"):
             value = getattr(self, name)
-            if value.shape != (batch,):
-                raise ValueError(f"{name} must be [B]={batch}, got shape {tuple(value.shape)}")
+            if not isinstance(value, Tensor) or value.shape != (batch,):
+                raise ValueError(f"{name} must be [B]={batch}, got shape {_shape(value)}")
+            if value.is_floating_point() or value.dtype == torch.bool:
+                raise ValueError(f"{name} must be integers, got {value.dtype}")
+            object.__setattr__(self, name, value.long().cpu())
+        _check_lengths(self.lengths, self.num_samples, frames, self.sample_rate / self.frame_rate)
 
     @property
     def num_codebooks(self) -> int:
@@ -107,15 +161,15 @@ class Tokens:
 
     def to_bytes(self) -> bytes:
         codes = self.codes.detach().cpu().numpy()
-        if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes out of range [0, {self.codebook_size})")
         dtype = code_dtype(self.codebook_size)
         payload = codes.astype(dtype.newbyteorder("<"), copy=False).tobytes()
         header = self._header(dtype, zlib.crc32(payload))
         raw = json.dumps(header, sort_keys=True).encode("utf-8")
-        return _PREFIX.pack(MAGIC, FORMAT_VERSION, len(raw)) + raw + payload
+        prefix = _PREFIXES[FORMAT_VERSION].pack(MAGIC, FORMAT_VERSION, len(raw), zlib.crc32(raw))
+        return prefix + raw + payload
 
     def _header(self, dtype: np.dtype, crc: int) -> dict[str, Any]:
+        source = self.source
         return {
             "shape": list(self.codes.shape),
             "dtype": dtype.name,
@@ -127,12 +181,15 @@ class Tokens:
             "codebook_size": self.codebook_size,
             "groups": self.groups,
             "model_id": self.model_id,
+            "model_fingerprint": self.model_fingerprint,
+            "source": None if source is None else vars(source).copy(),
         }
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Tokens:
-        header, payload = _split(data)
-        shape, dtype = _check_header(header)
+        """Parse a token file (version 1 or 2); TokensFormatError names what is wrong."""
+        version, header, payload = _split(data)
+        shape, dtype = _check_header(header, version)
         expected = int(np.prod(shape)) * dtype.itemsize
         if len(payload) != expected:
             raise TokensFormatError(
@@ -141,18 +198,24 @@ class Tokens:
         if zlib.crc32(payload) != header["crc32"]:
             raise TokensFormatError("token file is corrupt: checksum mismatch")
         codes = np.frombuffer(payload, dtype=dtype.newbyteorder("<")).reshape(shape)
-        if codes.size and codes.max() >= header["codebook_size"]:
+        size = header["codebook_size"]
+        if codes.size and codes.max() >= size:
             raise TokensFormatError("token file holds codes outside the codebook")
-        return cls(
-            codes=torch.from_numpy(codes.astype(np.int64)),
-            lengths=torch.tensor(header["lengths"], dtype=torch.long),
-            num_samples=torch.tensor(header["num_samples"], dtype=torch.long),
-            sample_rate=int(header["sample_rate"]),
-            frame_rate=float(header["frame_rate"]),
-            codebook_size=int(header["codebook_size"]),
-            groups=int(header["groups"]),
-            model_id=str(header["model_id"]),
-        )
+        try:
+            return cls(
+                codes=torch.from_numpy(codes.astype(code_dtype(size))),
+                lengths=torch.tensor(header["lengths"], dtype=torch.long),
+                num_samples=torch.tensor(header["num_samples"], dtype=torch.long),
+                sample_rate=header["sample_rate"],
+                frame_rate=float(header["frame_rate"]),
+                codebook_size=size,
+                groups=header["groups"],
+                model_id=header["model_id"],
+                model_fingerprint=header.get("model_fingerprint", ""),
+                source=_source(header.get("source")),
+            )
+        except (ValueError, TypeError, OverflowError, RuntimeError) as exc:
+            raise TokensFormatError(f"token file is corrupt: {exc}") from None
 
     def save(self, path: str | os.PathLike[str], force: bool = False) -> None:
         """Write atomically (temp file + rename); refuse to overwrite unless ``force``."""
@@ -179,25 +242,33 @@ def code_dtype(codebook_size: int) -> np.dtype:
     raise ValueError(f"codebook_size {codebook_size} is too large")
 
 
-def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
-    if len(data) < _PREFIX.size:
+def _split(data: bytes) -> tuple[int, dict[str, Any], bytes]:
+    if len(data) < _START.size:
         raise TokensFormatError("not a token file: too short")
-    magic, version, hlen = _PREFIX.unpack_from(data)
+    magic, version = _START.unpack_from(data)
     if magic != MAGIC:
         raise TokensFormatError(f"not a token file: bad magic {magic!r}")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise TokensFormatError(
-            f"unsupported token file version {version} (this reads {FORMAT_VERSION})"
+            f"unsupported token file version {version} (this reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}; a newer codec wrote it?)"
         )
-    if hlen > _MAX_HEADER or _PREFIX.size + hlen > len(data):
+    prefix = _PREFIXES[version]
+    if len(data) < prefix.size:
         raise TokensFormatError("token file is truncated: header incomplete")
+    _, _, hlen, *hcrc = prefix.unpack_from(data)
+    if hlen > _MAX_HEADER or prefix.size + hlen > len(data):
+        raise TokensFormatError("token file is truncated: header incomplete")
+    raw = data[prefix.size : prefix.size + hlen]
+    if hcrc and zlib.crc32(raw) != hcrc[0]:
+        raise TokensFormatError("token file is corrupt: header checksum mismatch")
     try:
-        header = json.loads(data[_PREFIX.size : _PREFIX.size + hlen].decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise TokensFormatError("token file is corrupt: unreadable header") from None
     if not isinstance(header, dict):
         raise TokensFormatError("token file is corrupt: header is not an object")
-    return header, data[_PREFIX.size + hlen :]
+    return version, header, data[prefix.size + hlen :]
 
 
 _REQUIRED = {
@@ -212,21 +283,95 @@ _REQUIRED = {
     "groups": int,
     "model_id": str,
 }
+_REQUIRED_V2 = {"model_fingerprint": str, "source": (dict, type(None))}
 
 
-def _check_header(header: dict[str, Any]) -> tuple[tuple[int, ...], np.dtype]:
-    for key, kind in _REQUIRED.items():
-        if not isinstance(header.get(key), kind):  # type: ignore[arg-type]
+def _check_header(header: dict[str, Any], version: int) -> tuple[tuple[int, ...], np.dtype]:
+    required = _REQUIRED if version == 1 else {**_REQUIRED, **_REQUIRED_V2}
+    for key, kind in required.items():
+        if key not in header or not isinstance(header[key], kind):  # type: ignore[arg-type]
             raise TokensFormatError(
                 f"token file is corrupt: header field '{key}' missing or invalid"
             )
     shape = tuple(header["shape"])
     if len(shape) != 3 or not all(isinstance(v, int) and v >= 0 for v in shape):
         raise TokensFormatError(f"token file is corrupt: bad shape {shape}")
-    if header["dtype"] not in ("uint8", "uint16", "uint32"):
-        raise TokensFormatError(f"token file is corrupt: bad dtype {header['dtype']!r}")
-    if header["codebook_size"] < 1 or header["groups"] < 1:
-        raise TokensFormatError("token file is corrupt: bad codebook_size/groups")
+    size = header["codebook_size"]
+    if not 1 <= size <= 2**32 or header["dtype"] != code_dtype(size).name:
+        raise TokensFormatError(
+            f"token file is corrupt: dtype {header['dtype']!r} does not fit codebook_size {size}"
+        )
     if len(header["lengths"]) != shape[0] or len(header["num_samples"]) != shape[0]:
         raise TokensFormatError("token file is corrupt: lengths do not match batch size")
     return shape, np.dtype(header["dtype"])  # type: ignore[return-value]
+
+
+def _source(value: Any) -> SourceStamp | None:
+    if value is None:
+        return None
+    if set(value) != {"name", "size", "mtime_ns"}:
+        raise ValueError(f"source must have name, size and mtime_ns, got {sorted(value)}")
+    return SourceStamp(value["name"], value["size"], value["mtime_ns"])
+
+
+def _shape(value: object) -> object:
+    return tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_scalars(t: Tokens) -> None:
+    """One-line ValueError naming the first bad scalar field of ``t``."""
+    if not _is_int(t.sample_rate) or t.sample_rate < 1:
+        raise ValueError(f"sample_rate must be a positive integer, got {t.sample_rate!r}")
+    rate = t.frame_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
+        raise ValueError(f"frame_rate must be a finite number, got {rate!r}")
+    if not 0 < rate <= t.sample_rate:
+        raise ValueError(f"frame_rate must be in (0, sample_rate={t.sample_rate}], got {rate!r}")
+    if not _is_int(t.codebook_size) or not 1 <= t.codebook_size <= 2**32:
+        raise ValueError(f"codebook_size must be an integer in [1, 2**32], got {t.codebook_size!r}")
+    if not _is_int(t.groups):
+        raise ValueError(f"groups must be an integer, got {t.groups!r}")
+    if not isinstance(t.model_id, str):
+        raise ValueError(f"model_id must be a string, got {t.model_id!r}")
+    fp = t.model_fingerprint
+    if not isinstance(fp, str) or (fp and not _FINGERPRINT.fullmatch(fp)):
+        raise ValueError(f"model_fingerprint must be '' or 16-64 lowercase hex digits, got {fp!r}")
+    src = t.source
+    if src is not None and not (
+        isinstance(src, SourceStamp)
+        and isinstance(src.name, str)
+        and _is_int(src.size)
+        and _is_int(src.mtime_ns)
+        and src.size >= 0
+    ):
+        raise ValueError(f"source must be a SourceStamp(name, size >= 0, mtime_ns), got {src!r}")
+
+
+def _check_code_range(codes: Tensor, codebook_size: int) -> None:
+    if not codes.numel():
+        return
+    # uint16/uint32 have no min/max kernels in torch; widen for the check only.
+    wide = codes if codes.dtype in (torch.int32, torch.int64) else codes.to(torch.int64)
+    low, high = int(wide.min()), int(wide.max())
+    if low < 0 or high >= codebook_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"codes out of range [0, {codebook_size}): found {bad}")
+
+
+def _check_lengths(lengths: Tensor, num_samples: Tensor, frames: int, hop: float) -> None:
+    """``lengths`` [B] in [0, frames]; ``num_samples`` [B] within the last valid frame:
+    ``(lengths - 1) * hop < num_samples <= lengths * hop``."""
+    for i, (n, samples) in enumerate(zip(lengths.tolist(), num_samples.tolist())):
+        if not 0 <= n <= frames:
+            raise ValueError(f"lengths[{i}]={n} outside [0, {frames}] (the frames in codes)")
+        high = math.floor(n * hop + 1e-6)
+        low = max(0, math.floor((n - 1) * hop + 1e-6) + 1)
+        if not low <= samples <= high:
+            raise ValueError(
+                f"num_samples[{i}]={samples} does not fit lengths[{i}]={n} frames "
+                f"of {hop:g} samples (expected {low}..{high})"
+            )
