@@ -68,7 +68,7 @@ def fingerprint(state: dict[str, Tensor], config: CodecConfig) -> str:
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous().reshape(-1)
         digest.update(f"\0{key}\0{tensor.dtype}\0{tuple(state[key].shape)}\0".encode())
-        digest.update(tensor.view(torch.uint8).numpy())
+        digest.update(tensor.view(torch.uint8).numpy().data)
     return digest.hexdigest()[:32]
 
 

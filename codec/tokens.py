@@ -18,9 +18,7 @@ cannot be detected there.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import struct
 import zlib
 from dataclasses import dataclass, replace
@@ -32,6 +30,23 @@ import torch
 from torch import Tensor
 
 from codec.fileio import atomic_write_bytes
+from codec.token_checks import (
+    SourceStamp,
+    check_code_range,
+    check_fields,
+    check_lengths,
+    shape_of,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "SourceStamp",
+    "Tokens",
+    "TokensFormatError",
+    "code_dtype",
+    "torch_code_dtype",
+]
 
 MAGIC = b"CDTK"
 FORMAT_VERSION = 2
@@ -39,25 +54,10 @@ READ_VERSIONS = (1, 2)
 _START = struct.Struct("<4sB")
 _PREFIXES = {1: struct.Struct("<4sBI"), 2: struct.Struct("<4sBII")}
 _MAX_HEADER = 1 << 20
-_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 
 
 class TokensFormatError(ValueError):
     """A token file is corrupt, truncated, foreign or of an unsupported version."""
-
-
-@dataclass(frozen=True)
-class SourceStamp:
-    """Which audio file tokens were made from: its name, size (bytes) and mtime (ns)."""
-
-    name: str
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, path: Path) -> SourceStamp:
-        stat = path.stat()
-        return cls(path.name, int(stat.st_size), int(stat.st_mtime_ns))
 
 
 def torch_code_dtype(codebook_size: int) -> torch.dtype:
@@ -93,9 +93,9 @@ class Tokens:
     source: SourceStamp | None = None
 
     def __post_init__(self) -> None:
-        _check_scalars(self)
+        check_fields(self)
         if not isinstance(self.codes, Tensor) or self.codes.dim() != 3:
-            raise ValueError(f"codes must be a [B, K, T] tensor, got {_shape(self.codes)}")
+            raise ValueError(f"codes must be a [B, K, T] tensor, got {shape_of(self.codes)}")
         if (
             self.codes.is_floating_point()
             or self.codes.is_complex()
@@ -105,17 +105,17 @@ class Tokens:
         batch, k, frames = self.codes.shape
         if self.groups < 1 or k % self.groups:
             raise ValueError(f"groups: {k} codebooks cannot be split into {self.groups} groups")
-        _check_code_range(self.codes, self.codebook_size)
+        check_code_range(self.codes, self.codebook_size)
         compact = self.codes.to(torch_code_dtype(self.codebook_size))
         object.__setattr__(self, "codes", compact)
         for name in ("lengths", "num_samples"):
             value = getattr(self, name)
             if not isinstance(value, Tensor) or value.shape != (batch,):
-                raise ValueError(f"{name} must be [B]={batch}, got shape {_shape(value)}")
+                raise ValueError(f"{name} must be [B]={batch}, got shape {shape_of(value)}")
             if value.is_floating_point() or value.dtype == torch.bool:
                 raise ValueError(f"{name} must be integers, got {value.dtype}")
             object.__setattr__(self, name, value.long().cpu())
-        _check_lengths(self.lengths, self.num_samples, frames, self.sample_rate / self.frame_rate)
+        check_lengths(self.lengths, self.num_samples, frames, self.sample_rate / self.frame_rate)
 
     @property
     def num_codebooks(self) -> int:
@@ -155,6 +155,25 @@ class Tokens:
             lengths=self.lengths[index : index + 1].clone(),
             num_samples=self.num_samples[index : index + 1].clone(),
         )
+
+    def check_made_by(self, model_id: str, model_fingerprint: str) -> None:
+        """ValueError unless these tokens come from the model with this fingerprint (tokens
+        without one, from format version 1, are checked by ``model_id`` only)."""
+        if self.model_fingerprint and self.model_fingerprint != model_fingerprint:
+            raise ValueError(
+                f"tokens were made by another model (fingerprint {self.model_fingerprint[:12]}, "
+                f"this model {model_fingerprint[:12]}, both called {model_id!r}); "
+                "use --allow-model-mismatch to decode anyway"
+                if self.model_id == model_id
+                else f"tokens were made by model {self.model_id!r} (fingerprint "
+                f"{self.model_fingerprint[:12]}), not {model_id!r} ({model_fingerprint[:12]}); "
+                "use --allow-model-mismatch to decode anyway"
+            )
+        if not self.model_fingerprint and self.model_id != model_id:
+            raise ValueError(
+                f"tokens were made by model {self.model_id!r}, not {model_id!r}; "
+                "use --allow-model-mismatch to decode anyway"
+            )
 
     def to(self, device: torch.device | str) -> Tokens:
         return replace(self, codes=self.codes.to(device))
@@ -312,66 +331,3 @@ def _source(value: Any) -> SourceStamp | None:
     if set(value) != {"name", "size", "mtime_ns"}:
         raise ValueError(f"source must have name, size and mtime_ns, got {sorted(value)}")
     return SourceStamp(value["name"], value["size"], value["mtime_ns"])
-
-
-def _shape(value: object) -> object:
-    return tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_scalars(t: Tokens) -> None:
-    """One-line ValueError naming the first bad scalar field of ``t``."""
-    if not _is_int(t.sample_rate) or t.sample_rate < 1:
-        raise ValueError(f"sample_rate must be a positive integer, got {t.sample_rate!r}")
-    rate = t.frame_rate
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
-        raise ValueError(f"frame_rate must be a finite number, got {rate!r}")
-    if not 0 < rate <= t.sample_rate:
-        raise ValueError(f"frame_rate must be in (0, sample_rate={t.sample_rate}], got {rate!r}")
-    if not _is_int(t.codebook_size) or not 1 <= t.codebook_size <= 2**32:
-        raise ValueError(f"codebook_size must be an integer in [1, 2**32], got {t.codebook_size!r}")
-    if not _is_int(t.groups):
-        raise ValueError(f"groups must be an integer, got {t.groups!r}")
-    if not isinstance(t.model_id, str):
-        raise ValueError(f"model_id must be a string, got {t.model_id!r}")
-    fp = t.model_fingerprint
-    if not isinstance(fp, str) or (fp and not _FINGERPRINT.fullmatch(fp)):
-        raise ValueError(f"model_fingerprint must be '' or 16-64 lowercase hex digits, got {fp!r}")
-    src = t.source
-    if src is not None and not (
-        isinstance(src, SourceStamp)
-        and isinstance(src.name, str)
-        and _is_int(src.size)
-        and _is_int(src.mtime_ns)
-        and src.size >= 0
-    ):
-        raise ValueError(f"source must be a SourceStamp(name, size >= 0, mtime_ns), got {src!r}")
-
-
-def _check_code_range(codes: Tensor, codebook_size: int) -> None:
-    if not codes.numel():
-        return
-    # uint16/uint32 have no min/max kernels in torch; widen for the check only.
-    wide = codes if codes.dtype in (torch.int32, torch.int64) else codes.to(torch.int64)
-    low, high = int(wide.min()), int(wide.max())
-    if low < 0 or high >= codebook_size:
-        bad = low if low < 0 else high
-        raise ValueError(f"codes out of range [0, {codebook_size}): found {bad}")
-
-
-def _check_lengths(lengths: Tensor, num_samples: Tensor, frames: int, hop: float) -> None:
-    """``lengths`` [B] in [0, frames]; ``num_samples`` [B] within the last valid frame:
-    ``(lengths - 1) * hop < num_samples <= lengths * hop``."""
-    for i, (n, samples) in enumerate(zip(lengths.tolist(), num_samples.tolist())):
-        if not 0 <= n <= frames:
-            raise ValueError(f"lengths[{i}]={n} outside [0, {frames}] (the frames in codes)")
-        high = math.floor(n * hop + 1e-6)
-        low = max(0, math.floor((n - 1) * hop + 1e-6) + 1)
-        if not low <= samples <= high:
-            raise ValueError(
-                f"num_samples[{i}]={samples} does not fit lengths[{i}]={n} frames "
-                f"of {hop:g} samples (expected {low}..{high})"
-            )

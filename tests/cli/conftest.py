@@ -70,6 +70,11 @@ def offline(model: Path, path: Path) -> Tokens:
     return replace(tokens, num_samples=torch.tensor([n]))
 
 
+def unstamped(path: Path) -> bytes:
+    """A token file's bytes without its source stamp (what offline encoding gives)."""
+    return replace(Tokens.load(path), source=None).to_bytes()
+
+
 def with_code(data: bytes, code: int) -> bytes:
     """A token file whose first code is replaced (checksum fixed): codes out of range."""
     magic, version, hlen, _ = struct.unpack_from("<4sBII", data)
