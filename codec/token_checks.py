@@ -82,11 +82,12 @@ def check_code_range(codes: Tensor, codebook_size: int) -> None:
 
 
 def check_lengths(lengths: Tensor, num_samples: Tensor, frames: int, hop: float) -> None:
-    """``lengths`` [B] in [0, frames]; ``num_samples`` [B] within the last valid frame:
+    """``lengths`` [B] in [1, frames] (0 when frames is 0); ``num_samples`` [B] within the last valid frame:
     ``(lengths - 1) * hop < num_samples <= lengths * hop``."""
     for i, (n, samples) in enumerate(zip(lengths.tolist(), num_samples.tolist())):
-        if not 0 <= n <= frames:
-            raise ValueError(f"lengths[{i}]={n} outside [0, {frames}] (the frames in codes)")
+        least = 1 if frames else 0  # an empty item only in empty codes (a streaming step)
+        if not least <= n <= frames:
+            raise ValueError(f"lengths[{i}]={n} outside [{least}, {frames}] (the frames in codes)")
         high = math.floor(n * hop + 1e-6)
         low = max(0, math.floor((n - 1) * hop + 1e-6) + 1)
         if not low <= samples <= high:
