@@ -14,11 +14,11 @@ V1 = struct.Struct("<4sBI")
 V2 = struct.Struct("<4sBII")
 
 
-def parts(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """The JSON header and the payload of a version-2 token file."""
-    _, version, hlen, _ = V2.unpack_from(data)
-    assert version == 2
-    return json.loads(data[V2.size : V2.size + hlen]), data[V2.size + hlen :]
+def parts(data: bytes) -> tuple[dict[str, Any], bytes, int]:
+    """The JSON header, the payload and the format version of a token file."""
+    prefix = V1 if data[4] == 1 else V2
+    hlen = prefix.unpack_from(data)[2]
+    return json.loads(data[prefix.size : prefix.size + hlen]), data[prefix.size + hlen :], data[4]
 
 
 def build(header: dict[str, Any], payload: bytes, version: int = 2) -> bytes:
@@ -32,11 +32,12 @@ def build(header: dict[str, Any], payload: bytes, version: int = 2) -> bytes:
     return V2.pack(b"CDTK", version, len(raw), zlib.crc32(raw)) + raw + payload
 
 
-def edit(path: Path, change: Callable[[dict[str, Any]], None], version: int = 2) -> None:
-    """Rewrite ``path``'s header with ``change`` applied, checksums made consistent."""
-    header, payload = parts(path.read_bytes())
+def edit(path: Path, change: Callable[[dict[str, Any]], None], version: int | None = None) -> None:
+    """Rewrite ``path``'s header with ``change`` applied, checksums made consistent, in
+    format ``version`` (default: the file's own)."""
+    header, payload, own = parts(path.read_bytes())
     change(header)
-    path.write_bytes(build(header, payload, version))
+    path.write_bytes(build(header, payload, version or own))
 
 
 def error_lines(err: str) -> list[str]:

@@ -5,6 +5,7 @@ line naming the file, writes nothing and overwrites nothing (even with ``--force
 from __future__ import annotations
 
 import pickle
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -33,11 +34,11 @@ def _set(**fields: Any) -> Callable[[Path], None]:
 
 def _code(value: int) -> Callable[[Path], None]:
     def damage(path: Path) -> None:
-        header, payload = parts(path.read_bytes())
+        header, payload, version = parts(path.read_bytes())
         data = bytearray(payload)
         data[0] = value
-        header["crc32"] = __import__("zlib").crc32(bytes(data))
-        path.write_bytes(build(header, bytes(data)))
+        header["crc32"] = zlib.crc32(bytes(data))
+        path.write_bytes(build(header, bytes(data), version))
 
     return damage
 
