@@ -45,6 +45,7 @@ __all__ = [
     "Tokens",
     "TokensFormatError",
     "code_dtype",
+    "payload_bytes",
     "torch_code_dtype",
 ]
 
@@ -61,9 +62,14 @@ class TokensFormatError(ValueError):
 
 
 def torch_code_dtype(codebook_size: int) -> torch.dtype:
-    """The smallest torch integer type that holds codes ``[0, codebook_size)`` (uint8,
-    uint16, int32, int64); ``Tokens.codes`` are kept in it."""
-    for dtype, top in ((torch.uint8, 2**8), (torch.uint16, 2**16), (torch.int32, 2**31)):
+    """The smallest torch integer type that holds codes ``[0, codebook_size)``; ``Tokens.codes``
+    are kept in it. int16 before uint16: torch's uint16 has no comparisons with other types."""
+    for dtype, top in (
+        (torch.uint8, 2**8),
+        (torch.int16, 2**15),
+        (torch.uint16, 2**16),
+        (torch.int32, 2**31),
+    ):
         if codebook_size <= top:
             return dtype
     return torch.int64
@@ -75,7 +81,7 @@ class Tokens:
 
     ``lengths`` [B] counts valid frames per item; ``num_samples`` [B] the valid audio samples
     at ``sample_rate`` (so decoding can trim to the exact input length). ``codes`` are kept in
-    the smallest integer type that holds ``codebook_size`` (``torch_code_dtype``: uint16 for
+    the smallest integer type that holds ``codebook_size`` (``torch_code_dtype``: 2 bytes for
     up to 65536 entries); use ``codes.long()`` for arithmetic or indexing.
     ``model_fingerprint`` identifies the model's weights and config ("" when unknown);
     ``source`` the audio file encoded (None when unknown).
@@ -259,6 +265,11 @@ def code_dtype(codebook_size: int) -> np.dtype:
         if codebook_size - 1 <= np.iinfo(dtype).max:
             return np.dtype(dtype)
     raise ValueError(f"codebook_size {codebook_size} is too large")
+
+
+def payload_bytes(data: bytes) -> int:
+    """Bytes of packed codes in the token file ``data`` (all but the prefix and header)."""
+    return len(_split(data)[2])
 
 
 def _split(data: bytes) -> tuple[int, dict[str, Any], bytes]:

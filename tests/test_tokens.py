@@ -112,11 +112,18 @@ def test_item_trims_to_length() -> None:
 
 @pytest.mark.parametrize(
     ("size", "dtype"),
-    [(256, torch.uint8), (1024, torch.uint16), (65536, torch.uint16), (70000, torch.int32)],
+    [
+        (256, torch.uint8),
+        (1024, torch.int16),
+        (32768, torch.int16),
+        (32769, torch.uint16),
+        (65536, torch.uint16),
+        (70000, torch.int32),
+    ],
 )
 def test_codes_kept_in_the_smallest_type(size: int, dtype: torch.dtype) -> None:
     """int64 codes were 8 bytes each: 3000 frames x 12 codebooks (a minute at 50 frames/s)
-    took 288 kB, 72 kB as uint16."""
+    took 288 kB, 72 kB as int16."""
     tokens = make_tokens(size)
     assert tokens.codes.dtype == dtype
     assert torch.equal(Tokens.from_bytes(tokens.to_bytes()).codes, tokens.codes)
