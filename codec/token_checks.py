@@ -74,7 +74,7 @@ def check_code_range(codes: Tensor, codebook_size: int) -> None:
     if not codes.numel():
         return
     # uint16/uint32 have no min/max kernels in torch; widen for the check only.
-    wide = codes if codes.dtype in (torch.int32, torch.int64) else codes.to(torch.int64)
+    wide = codes.to(torch.int64) if codes.dtype in (torch.uint16, torch.uint32) else codes
     low, high = int(wide.min()), int(wide.max())
     if low < 0 or high >= codebook_size:
         bad = low if low < 0 else high
