@@ -252,8 +252,9 @@ class FileEncoder:
             if self.stamp_sources:
                 with suppress(OSError):
                     self.stamps[job.output] = SourceStamp.of(job.source)
-            if job.output.exists() and not self.force:
-                stamp = self.stamps.get(job.output)
+            stamp = self.stamps.get(job.output)
+            # An unreadable input is reported as such by audio_info, not as a stale output.
+            if job.output.exists() and not self.force and (stamp or not self.stamp_sources):
                 problem = output_problem(job.output, self.codec, self.num_codebooks, stamp)
                 if problem is None:
                     self.report.skipped += 1

@@ -88,6 +88,17 @@ def test_encode_redoes_nothing_up_to_date(
     assert code == 0 and "skipped 2 up to date" in err
     unchanged(tmp_path / "out", before)
     assert Tokens.load(tmp_path / "out" / "a.tok").source is not None
+    (src / "b.wav").unlink()  # a missing input is reported as missing, its output kept
+    code, _, err = _encode(capsys, src, tmp_path / "out", twins["a"])
+    assert code == 0 and "skipped 1 up to date" in err
+    args = [src / "a.wav", src / "b.wav", "-o", tmp_path / "out", "-m", twins["a"]]
+    code, _, err = cli(capsys, "encode", *args)
+    assert code == 1
+    one_error(err, "b.wav")
+    assert "stale" not in err and "another input" not in err
+    unchanged(tmp_path / "out", before)
+    code, out, _ = cli(capsys, "info", tmp_path / "out" / "a.tok")
+    assert f"fingerprint   {Codec.from_pretrained(twins['a']).fingerprint}" in out
 
 
 @pytest.mark.parametrize("change", ["other model", "other input", "input edited", "old format"])
