@@ -22,11 +22,9 @@ class Range(NamedTuple):
     open_high: bool = False
 
     def holds(self, value: float) -> bool:
-        if self.low is not None and (value <= self.low if self.open_low else value < self.low):
-            return False
-        if self.high is not None and (value >= self.high if self.open_high else value > self.high):
-            return False
-        return True
+        above = self.low is None or (value > self.low if self.open_low else value >= self.low)
+        below = self.high is None or (value < self.high if self.open_high else value <= self.high)
+        return above and below
 
     def text(self) -> str:
         parts = []
