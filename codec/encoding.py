@@ -42,7 +42,7 @@ __all__ = [
     "Job",
     "Loaded",
     "collect_inputs",
-    "existing_output_ok",
+    "existing_output_problem",
     "load_item",
     "plan_jobs",
 ]
@@ -100,33 +100,41 @@ def _relative(path: Path, root: Path) -> Path:
         return Path(path.name)
 
 
-def plan_jobs(found: Iterable[tuple[Path, Path]], output: Path, single: bool) -> list[Job]:
-    """Outputs: ``output`` itself when ``single``, else ``output/<relative path>.tok``.
-    Two inputs with the same output raise ``ValueError``."""
-    jobs: list[Job] = []
-    seen: dict[Path, Path] = {}
+def plan_jobs(
+    found: Iterable[tuple[Path, Path]], output: Path, single: bool
+) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Outputs: ``output`` itself when ``single``, else ``output/<relative path>.tok``. Inputs
+    that would write the same output are left out, each with the reason: ``(jobs, clashes)``."""
+    targets: dict[Path, list[Path]] = {}
     for source, rel in found:
-        target = output if single else output / rel.with_suffix(".tok")
-        if target in seen:
-            raise ValueError(f"{source} and {seen[target]} would both write {target}")
-        seen[target] = source
-        jobs.append(Job(source, target))
-    return jobs
+        targets.setdefault(output if single else output / rel.with_suffix(".tok"), []).append(
+            source
+        )
+    jobs = [Job(sources[0], target) for target, sources in targets.items() if len(sources) == 1]
+    clashes = [
+        (source, f"{len(sources)} inputs would write {target} ({', '.join(map(str, sources))})")
+        for target, sources in targets.items()
+        if len(sources) > 1
+        for source in sources
+    ]
+    return jobs, clashes
 
 
-def existing_output_ok(path: Path, codec: Codec, num_codebooks: int) -> bool:
-    """True when ``path`` is a complete token file made by this model at ``num_codebooks``."""
+def existing_output_problem(path: Path, codec: Codec, num_codebooks: int) -> str | None:
+    """Why the token file ``path`` is not this model's output at ``num_codebooks`` (None: it is
+    complete and matches, so the input can be skipped)."""
     try:
         tokens = Tokens.load(path)
-    except TokensFormatError:
-        return False
-    return (
-        tokens.model_id == codec.config.model_id
-        and tokens.codebook_size == codec.codebook_size
-        and tokens.sample_rate == codec.sample_rate
-        and tokens.groups == codec.groups
-        and tokens.num_codebooks == num_codebooks
-    )
+    except TokensFormatError as exc:
+        return f"exists and is not a complete token file ({one_line(exc, path)})"
+    if tokens.model_id != codec.config.model_id:
+        return f"exists, made by model {tokens.model_id!r}, not {codec.config.model_id!r}"
+    made = (tokens.codebook_size, tokens.sample_rate, tokens.groups)
+    if made != (codec.codebook_size, codec.sample_rate, codec.groups):
+        return "exists and does not fit this model's codebooks or sample rate"
+    if tokens.num_codebooks != num_codebooks:
+        return f"exists with K={tokens.num_codebooks} codebooks, not the {num_codebooks} asked for"
+    return None
 
 
 # ------------------------------------------------------------------------- loading
@@ -228,10 +236,11 @@ class FileEncoder:
         long: list[tuple[Job, AudioInfo]] = []
         for job in jobs:
             if job.output.exists() and not self.force:
-                if existing_output_ok(job.output, self.codec, self.num_codebooks):
+                problem = existing_output_problem(job.output, self.codec, self.num_codebooks)
+                if problem is None:
                     self.report.skipped += 1
-                    continue
-                self._fail(job.output, "exists and was not made by this model (use --force)")
+                else:
+                    self._fail(job.output, f"{problem} (use --force to overwrite)")
                 continue
             try:
                 info = audio_info(job.source)

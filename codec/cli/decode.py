@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import tempfile
 import time
@@ -16,6 +17,7 @@ from codec.cli.options import (
     UsageError,
     add_model_options,
     add_stream_above,
+    check_not_input,
     check_writable,
     open_model,
 )
@@ -66,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
                 n = decode_file(codec, source, target, args.force, args.stream_above, max_items)
             except USER_ERRORS as exc:
                 failed += 1
-                path = target if isinstance(exc, OSError) else source
+                # a file-system error is the output's, but a full disk is no fault of it
+                disk_full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+                path = target if isinstance(exc, OSError) and not disk_full else source
                 console.error(names.get(path, path), one_line(exc, path))
                 continue
             done += n
@@ -103,6 +107,7 @@ def _plan(
         names[out] = "<stdout>"
         return found, out, True, names
     out = Path(args.output)
+    check_not_input(out, [source for source, _ in found])
     single = len(found) == 1 and out.suffix.lower() in AUDIO_OUT
     if out.suffix.lower() in AUDIO_OUT and not single:
         raise UsageError(f"{len(found)} token files need an output folder, not {out}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from soundfile import SoundFile
 from torch import Tensor
 
 from codec.audio import (
@@ -20,6 +21,7 @@ from codec.audio import (
     audio_info,
     conversion_notices,
     open_writer,
+    output_errors,
     raw_chunks,
     read_blocks,
     resample_blocks,
@@ -75,20 +77,30 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         on_audio = None
         if args.output:
-            tmp = stack.enter_context(atomic_path(args.output, force=args.force))
+            out = Path(args.output)
+            with output_errors(out):  # a temp file that cannot be made is named as -o
+                tmp = stack.enter_context(atomic_path(out, force=args.force))
+            stack.enter_context(output_errors(out, tmp))  # closing the writer can fail too
             writer = stack.enter_context(
                 open_writer(tmp, codec.sample_rate, codec.channels, "PCM_16")
             )
-            on_audio = partial(write_block, writer, room=1 << 62)
+            on_audio = partial(_write, writer, out, tmp)
         try:
             result = stream_codec(codec, chunks, args.num_codebooks, decode, on_audio)
         except AudioError as exc:
             raise AudioError(f"{args.input}: {exc}") from None
     if args.tokens:
-        result.tokens.save(args.tokens, force=args.force)
+        with output_errors(Path(args.tokens)):
+            result.tokens.save(args.tokens, force=args.force)
     seconds = result.samples / codec.sample_rate
     _latency_report(result.latencies, seconds, args.chunk_ms, rate, decode, codec)
     return 0
+
+
+def _write(writer: SoundFile, out: Path, tmp: Path, audio: Tensor) -> int:
+    """Write a decoded block ``[1, C, n]``; errors name ``out`` (a full disk says so)."""
+    with output_errors(out, tmp):
+        return write_block(writer, audio, room=1 << 62)
 
 
 def _stream_source(args: argparse.Namespace, codec: Codec) -> tuple[Iterator[Tensor], int]:
