@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from codec.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, audio_info
-from codec.errors import one_line
 from codec.cli.stdio import refuse_stdio
+from codec.errors import one_line
 from codec.loading import load_model
 from codec.model import Codec
 from codec.pretrained import CONFIG_NAME
