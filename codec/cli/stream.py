@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
         on_audio = None
         if args.output:
             out = Path(args.output)
-            with output_errors(out):  # a temp file that cannot be made is named as -o
-                tmp = stack.enter_context(atomic_path(out, force=args.force))
+            stack.enter_context(output_errors(out))  # errors of the temp file name -o
+            tmp = stack.enter_context(atomic_path(out, force=args.force))
             stack.enter_context(output_errors(out, tmp))  # closing the writer can fail too
             writer = stack.enter_context(
                 open_writer(tmp, codec.sample_rate, codec.channels, "PCM_16")
