@@ -331,7 +331,8 @@ class FileEncoder:
             pct = 100 * item.full_scale
             self.on_notice("clip", path, f"{pct:.1f}% of samples at full scale (clipped input)")
 
-    def _save(self, job: Job, tokens: Tokens, seconds: float) -> None:
+    def _save(self, job: Job, tokens: Tokens, seconds: float, counted: bool = False) -> None:
+        """Write the tokens; ``counted``: the progress already moved by ``seconds``."""
         try:
             tokens.save(job.output, force=self.force)
         except USER_ERRORS as exc:
@@ -340,7 +341,8 @@ class FileEncoder:
         self.report.encoded += 1
         self.report.audio_seconds += seconds
         self.on_saved(job, seconds)
-        self.on_progress(seconds)
+        if not counted:
+            self.on_progress(seconds)
 
     def _encode_long(self, job: Job, info: AudioInfo) -> None:
         if not self.codec.config.seanet.causal:
@@ -352,9 +354,14 @@ class FileEncoder:
             return
         try:
             tokens = encode_blocks(
-                self.codec, job.source, info, self.num_codebooks, self.block_seconds
+                self.codec,
+                job.source,
+                info,
+                self.num_codebooks,
+                self.block_seconds,
+                on_block=self.on_progress,  # a long file moves the progress as it goes
             )
         except USER_ERRORS as exc:
             self._fail(job.source, one_line(exc, job.source))
             return
-        self._save(job, tokens, info.duration)
+        self._save(job, tokens, info.duration, counted=True)

@@ -8,11 +8,14 @@ import errno
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from codec.audio import AUDIO_OUT, write_audio
-from codec.cli.console import Console
+from codec.cli.console import Console, counted
 from codec.cli.options import (
     UsageError,
     add_model_options,
@@ -61,11 +64,14 @@ def run(args: argparse.Namespace) -> int:
         found, out, single, names = _plan(args, Path(tmp))
         failed = done = 0
         max_items = 1 if args.output == STDIO else None
+        console.start(_seconds(found) if console.shows_progress else 0.0, "decoding")
         for source, rel in found:
             target = out if single else out / rel.with_suffix(f".{args.format}")
             start = time.perf_counter()
             try:
-                n = decode_file(codec, source, target, args.force, args.stream_above, max_items)
+                n = decode_file(
+                    codec, source, target, args.force, args.stream_above, max_items, console.advance
+                )
             except USER_ERRORS as exc:
                 failed += 1
                 # a file-system error is the output's, but a full disk is no fault of it
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             console.info(
                 f"{names.get(source, source)} -> {names.get(target, target)} ({seconds:.2f} s)"
             )
+        console.stop()
         if args.output == STDIO and not failed:
             write_stdout(out)
     if not args.quiet or failed:
@@ -122,9 +129,11 @@ def decode_file(
     force: bool,
     stream_above: float,
     max_items: int | None = None,
+    on_progress: Callable[[float], object] | None = None,
 ) -> int:
     """Decode every item of a token file; a batch of B > 1 writes ``name-<i>.wav`` (more than
-    ``max_items`` items is an error)."""
+    ``max_items`` items is an error). ``on_progress(seconds)``: audio decoded, as it goes."""
+    tick = on_progress or (lambda _seconds: None)
     tokens = Tokens.load(source)
     check_model(codec, tokens)
     batch = tokens.codes.shape[0]
@@ -141,10 +150,27 @@ def decode_file(
     for i, name in enumerate(names):
         item = tokens.item(i)
         long = int(item.num_samples[0]) > stream_above * codec.sample_rate
-        blocks = decode_blocks(codec, item) if long and codec.config.seanet.causal else None
-        audio = blocks or [codec.decode(item)[0]]
+        if long and codec.config.seanet.causal:
+            blocks = decode_blocks(codec, item)
+            audio: Iterable[Tensor] = counted(blocks, codec.sample_rate, tick)
+        else:
+            audio = [codec.decode(item)[0]]
         write_audio(name, audio, codec.sample_rate, force, codec.channels)
+        if not long or not codec.config.seanet.causal:
+            tick(int(item.num_samples[0]) / codec.sample_rate)
     return len(names)
+
+
+def _seconds(found: list[tuple[Path, Path]]) -> float:
+    """The audio seconds the token files hold (progress total; unreadable files count 0)."""
+    total = 0.0
+    for source, _ in found:
+        try:
+            tokens = Tokens.load(source)
+        except USER_ERRORS:
+            continue
+        total += float(tokens.num_samples.sum()) / tokens.sample_rate
+    return total
 
 
 def check_model(codec: Codec, tokens: Tokens) -> None:

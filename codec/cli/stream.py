@@ -28,6 +28,7 @@ from codec.audio import (
     wav_truncation,
     write_block,
 )
+from codec.cli.console import Console, counted
 from codec.cli.options import (
     UsageError,
     add_model_options,
@@ -73,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if not codec.config.seanet.causal:
         raise UsageError(f"--model {args.model}: a non-causal model cannot stream")
     chunks, rate = _stream_source(args, codec)
+    console = Console(args.quiet, args.verbose)
+    if args.input != "-" and console.shows_progress:  # stdin: no known length
+        console.start(audio_info(args.input).duration, "streaming")
+        chunks = counted(chunks, codec.sample_rate, console.advance)
     decode = bool(args.output) or not args.tokens
     with ExitStack() as stack:
         on_audio = None
@@ -89,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             result = stream_codec(codec, chunks, args.num_codebooks, decode, on_audio)
         except AudioError as exc:
             raise AudioError(f"{args.input}: {exc}") from None
+        finally:
+            console.stop()
     if args.tokens:
         with output_errors(Path(args.tokens)):
             result.tokens.save(args.tokens, force=args.force)
