@@ -117,3 +117,13 @@ def test_none_and_valid_values_still_load(saved: Path, tmp_path: Path) -> None:
     assert Codec.from_pretrained(model).config.quantizer.codebook.codebook_dim is None
     data = tiny_config().to_dict()
     assert CodecConfig.from_dict(json.loads(json.dumps(data))) == tiny_config()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("lr_g", -1e-4), ("lr_g", float("nan")), ("lr_d", -1.0)]
+)
+def test_training_learning_rates_name_the_key(key: str, value: float) -> None:
+    from codec.lightning.config import OptimConfig
+
+    with pytest.raises(ValueError, match=f"config key 'optim.{key}' must be"):
+        OptimConfig(**{key: value})
