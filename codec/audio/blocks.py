@@ -101,7 +101,9 @@ def output_errors(path: Path, tmp: Path | None = None) -> Iterator[None]:
         ):
             raise OSError(errno.ENOSPC, f"no space left on device writing {path}") from None
         if isinstance(exc, OSError):
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+            if exc.filename is None or exc.filename == str(path):
+                raise
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
         text = str(exc).replace(str(tmp), str(path)) if tmp else str(exc)
         raise OSError(
             errno.EIO, f"cannot write audio ({text.strip() or 'system error'})", str(path)
