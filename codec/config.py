@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from codec.config_check import check_field
 from codec.networks_config import (
     HiFiGANConfig,
     SEANetConfig,
@@ -246,41 +248,14 @@ def _from_dict(cls: type, data: Any, path: str) -> Any:
             f"unknown config key(s){where}: {', '.join(unknown)}; allowed: {', '.join(fields)}"
         )
     kwargs: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
     for name, value in data.items():
         key = f"{path}.{name}" if path else name
-        default = getattr(cls(), name) if _has_defaults(cls) else None
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _from_dict(type(default), value, key)
+        if dataclasses.is_dataclass(hints[name]):
+            kwargs[name] = _from_dict(hints[name], value, key)
         else:
-            kwargs[name] = _check_value(key, value, default)
+            kwargs[name] = check_field(key, value, hints[name])
     return cls(**kwargs)
-
-
-def _has_defaults(cls: type) -> bool:
-    return all(
-        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-        for f in dataclasses.fields(cls)
-    )
-
-
-def _check_value(key: str, value: Any, default: Any) -> Any:
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) for v in value):
-            raise ValueError(f"config key '{key}' must be a list of integers, got {value!r}")
-        return tuple(value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"config key '{key}' must be true/false, got {value!r}")
-    elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"config key '{key}' must be an integer, got {value!r}")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"config key '{key}' must be a number, got {value!r}")
-        value = float(value)
-    elif isinstance(default, str) and not isinstance(value, str):
-        raise ValueError(f"config key '{key}' must be a string, got {value!r}")
-    return value
 
 
 PRESETS: dict[str, CodecConfig] = {

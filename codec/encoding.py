@@ -103,18 +103,24 @@ def _relative(path: Path, root: Path) -> Path:
         return Path(path.name)
 
 
-def plan_jobs(found: Iterable[tuple[Path, Path]], output: Path, single: bool) -> list[Job]:
-    """Outputs: ``output`` itself when ``single``, else ``output/<relative path>.tok``.
-    Two inputs with the same output raise ``ValueError``."""
-    jobs: list[Job] = []
-    seen: dict[Path, Path] = {}
+def plan_jobs(
+    found: Iterable[tuple[Path, Path]], output: Path, single: bool
+) -> tuple[list[Job], list[tuple[Path, str]]]:
+    """Outputs: ``output`` itself when ``single``, else ``output/<relative path>.tok``. Inputs
+    that would write the same output are left out, each with the reason: ``(jobs, clashes)``."""
+    targets: dict[Path, list[Path]] = {}
     for source, rel in found:
-        target = output if single else output / rel.with_suffix(".tok")
-        if target in seen:
-            raise ValueError(f"{source} and {seen[target]} would both write {target}")
-        seen[target] = source
-        jobs.append(Job(source, target))
-    return jobs
+        targets.setdefault(output if single else output / rel.with_suffix(".tok"), []).append(
+            source
+        )
+    jobs = [Job(sources[0], target) for target, sources in targets.items() if len(sources) == 1]
+    clashes = [
+        (source, f"{len(sources)} inputs would write {target} ({', '.join(map(str, sources))})")
+        for target, sources in targets.items()
+        if len(sources) > 1
+        for source in sources
+    ]
+    return jobs, clashes
 
 
 def output_problem(
@@ -134,7 +140,7 @@ def output_problem(
             f"model {tokens.model_id!r}; this model is {codec.fingerprint[:12]})"
         )
     if tokens.num_codebooks != num_codebooks:
-        return f"exists with {tokens.num_codebooks} codebooks, not {num_codebooks}"
+        return f"exists with K={tokens.num_codebooks} codebooks, not the {num_codebooks} asked for"
     if source is None or tokens.source != source:
         return "exists, made from another input file or before the input changed"
     return None
@@ -350,7 +356,8 @@ class FileEncoder:
             pct = 100 * item.full_scale
             self.on_notice("clip", path, f"{pct:.1f}% of samples at full scale (clipped input)")
 
-    def _save(self, job: Job, tokens: Tokens, seconds: float) -> None:
+    def _save(self, job: Job, tokens: Tokens, seconds: float, counted: bool = False) -> None:
+        """Write the tokens; ``counted``: the progress already moved by ``seconds``."""
         tokens = replace(tokens, source=self.stamps.get(job.output))
         try:
             tokens.save(job.output, force=self.force)
@@ -360,7 +367,8 @@ class FileEncoder:
         self.report.encoded += 1
         self.report.audio_seconds += seconds
         self.on_saved(job, seconds)
-        self.on_progress(seconds)
+        if not counted:
+            self.on_progress(seconds)
 
     def _encode_long(self, job: Job, info: AudioInfo) -> None:
         if not self.codec.config.seanet.causal:
@@ -372,9 +380,14 @@ class FileEncoder:
             return
         try:
             tokens = encode_blocks(
-                self.codec, job.source, info, self.num_codebooks, self.block_seconds
+                self.codec,
+                job.source,
+                info,
+                self.num_codebooks,
+                self.block_seconds,
+                on_block=self.on_progress,  # a long file moves the progress as it goes
             )
         except USER_ERRORS as exc:
             self._fail(job.source, one_line(exc, job.source))
             return
-        self._save(job, tokens, info.duration)
+        self._save(job, tokens, info.duration, counted=True)

@@ -21,6 +21,7 @@ Every failure is a :class:`ValueError` with a one-line message.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,17 @@ def _load_dir(path: Path) -> Codec:
 
 def load_checkpoint(path: Path) -> Codec:
     """A Lightning training checkpoint -> Codec (weight-EMA copy when the run kept one)."""
+    _check_checkpoint_file(path)
     config = _run_config(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt / foreign files
-        raise ValueError(f"{path}: cannot read checkpoint ({one_line(exc)})") from None
+    except pickle.UnpicklingError:  # torch's text advises weights_only=False: never do that
+        raise ValueError(
+            f"{path}: not a plain training checkpoint (it holds objects other than tensors and "
+            "plain data, and unpickling them could run code)"
+        ) from None
+    except Exception:  # torch raises several types for corrupt / foreign files
+        raise ValueError(f"{path}: not a checkpoint (unreadable or corrupt torch file)") from None
     state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a training checkpoint (no state_dict)")
@@ -124,6 +131,25 @@ def load_checkpoint(path: Path) -> Codec:
     check_state_dict(model.state_dict(), weights, str(path))
     model.load_state_dict(weights)
     return model.eval()
+
+
+def _check_checkpoint_file(path: Path) -> None:
+    """A ``ValueError`` saying what ``path`` is unless it starts like a torch checkpoint: a zip
+    archive (torch >= 1.6) or a pickle (older torch)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read checkpoint ({one_line(exc, path)})") from None
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return
+    if not head:
+        kind = "an empty file"
+    elif all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        kind = "a text file"
+    else:
+        kind = "not a torch zip archive"
+    raise ValueError(f"{path}: not a checkpoint ({kind}); a .ckpt is a training checkpoint")
 
 
 def _run_config(ckpt: Path) -> CodecConfig:

@@ -171,16 +171,24 @@ def stream_tokens(codec: Codec, codes: list[Tensor], samples: int, too_short: st
 
 
 def encode_blocks(
-    codec: Codec, path: Path, info: AudioInfo, num_codebooks: int, block_seconds: float = 10.0
+    codec: Codec,
+    path: Path,
+    info: AudioInfo,
+    num_codebooks: int,
+    block_seconds: float = 10.0,
+    on_block: Callable[[float], object] | None = None,
 ) -> Tokens:
     """Encode a (long) file block by block with a streaming session: memory stays bounded
-    by the block size, and the tokens equal offline encoding of the same samples."""
+    by the block size, and the tokens equal offline encoding of the same samples.
+    ``on_block(seconds)`` is told the audio seconds of each block encoded (progress)."""
     codes: list[Tensor] = []
     samples = 0
     with StreamingSession(codec, 1, num_codebooks) as session:
         for block in read_blocks(path, info, codec.sample_rate, block_seconds):
             samples += block.shape[-1]
             codes.append(session.encode_chunk(block[None]).codes)
+            if on_block is not None:
+                on_block(block.shape[-1] / codec.sample_rate)
         codes.append(session.encode_chunk(frame_padding(codec, samples)).codes)
         codes.append(session.flush().tokens.codes)
     return stream_tokens(codec, codes, samples, f"{path}: too short ({samples} samples)")

@@ -4,6 +4,7 @@ a file before encoding (``checks``), and mel filterbanks (``mel``)."""
 from codec.audio.blocks import (
     AUDIO_OUT,
     open_writer,
+    output_errors,
     raw_chunks,
     read_blocks,
     resample_blocks,
@@ -39,6 +40,7 @@ __all__ = [
     "load_audio",
     "loudness_normalize",
     "open_writer",
+    "output_errors",
     "peak_normalize",
     "raw_chunks",
     "read_blocks",

@@ -3,7 +3,10 @@ written block by block (atomically), raw PCM from a byte stream."""
 
 from __future__ import annotations
 
+import errno
+import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from codec.fileio import atomic_path
 __all__ = [
     "AUDIO_OUT",
     "open_writer",
+    "output_errors",
     "raw_chunks",
     "read_blocks",
     "resample_blocks",
@@ -67,7 +71,7 @@ def write_audio(
     if path.suffix.lower() not in AUDIO_OUT:
         raise ValueError(f"unknown audio format {path.suffix!r} (use {', '.join(AUDIO_OUT)})")
     clipped = count = 0
-    with atomic_path(path, force=force) as tmp:
+    with output_errors(path), atomic_path(path, force=force) as tmp, output_errors(path, tmp):
         subtype = "VORBIS" if path.suffix.lower() == ".ogg" else "PCM_16"
         with open_writer(tmp, sample_rate, channels, subtype) as handle:
             for block in blocks:
@@ -76,6 +80,34 @@ def write_audio(
                 count += data.size
                 handle.write(np.clip(data, -1.0, 1.0))
     return clipped / max(count, 1)
+
+
+#: less free space than this after a failed write means the disk is full: libsndfile reports
+#: a full disk only as "System error", without the errno
+DISK_FULL_BYTES = 1 << 20
+
+
+@contextmanager
+def output_errors(path: Path, tmp: Path | None = None) -> Iterator[None]:
+    """Errors writing ``path`` (through its temp file ``tmp``) as one ``OSError`` naming
+    ``path``, never the temp file; a full disk says so. Use it inside ``atomic_path`` too: the
+    free space must be measured before the partial temp file is removed."""
+    try:
+        yield
+    except (OSError, sf.SoundFileError) as exc:
+        if getattr(exc, "errno", None) == errno.ENOSPC or (
+            isinstance(exc, sf.SoundFileError)
+            and shutil.disk_usage(path.parent).free < DISK_FULL_BYTES
+        ):
+            raise OSError(errno.ENOSPC, f"no space left on device writing {path}") from None
+        if isinstance(exc, OSError):
+            if exc.filename is None or exc.filename == str(path):
+                raise
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+        text = str(exc).replace(str(tmp), str(path)) if tmp else str(exc)
+        raise OSError(
+            errno.EIO, f"cannot write audio ({text.strip() or 'system error'})", str(path)
+        ) from None
 
 
 def open_writer(path: Path, sample_rate: int, channels: int, subtype: str) -> sf.SoundFile:

@@ -4,10 +4,23 @@ the progress bar every long-running subcommand shares."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Console"]
+from torch import Tensor
+
+__all__ = ["Console", "counted"]
+
+
+def counted(
+    blocks: Iterable[Tensor], rate: int, tick: Callable[[float], object]
+) -> Iterator[Tensor]:
+    """``blocks`` ``[..., n]`` at ``rate`` Hz, telling ``tick`` the seconds of each once it
+    has been handled (progress in audio seconds)."""
+    for block in blocks:
+        yield block
+        tick(block.shape[-1] / rate)
 
 
 class Console:
@@ -40,11 +53,16 @@ class Console:
         if self.verbose:
             print(message, file=sys.stderr)
 
+    @property
+    def shows_progress(self) -> bool:
+        """Whether :meth:`start` shows progress: on a terminal, without ``quiet``."""
+        return not self.quiet and sys.stderr.isatty()
+
     def start(self, total: float, label: str = "encoding", unit: str = "s audio") -> None:
         """Show progress over ``total`` units (a rich bar on a terminal, e.g. ``encoding 40% of
         12 s audio``)."""
         self.total, self.done, self.label, self.unit = total, 0.0, label, unit
-        if self.quiet or not sys.stderr.isatty():
+        if not self.shows_progress:
             return
         try:
             from rich.console import Console as RichConsole

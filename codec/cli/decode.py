@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from codec.audio import AUDIO_OUT, write_audio
-from codec.cli.console import Console
+from codec.cli.console import Console, counted
 from codec.cli.options import (
     UsageError,
     add_model_options,
     add_stream_above,
+    check_not_input,
     check_writable,
     open_model,
 )
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         found, out, single, names = _plan(args, Path(tmp))
         failed = done = 0
         max_items = 1 if args.output == STDIO else None
+        console.start(_seconds(found) if console.shows_progress else 0.0, "decoding")
         for source, rel in found:
             target = out if single else out / rel.with_suffix(f".{args.format}")
             start = time.perf_counter()
@@ -76,10 +82,13 @@ def run(args: argparse.Namespace) -> int:
                     args.stream_above,
                     max_items,
                     args.allow_model_mismatch,
+                    console.advance,
                 )
             except USER_ERRORS as exc:
                 failed += 1
-                path = target if isinstance(exc, OSError) else source
+                # a file-system error is the output's, but a full disk is no fault of it
+                disk_full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+                path = target if isinstance(exc, OSError) and not disk_full else source
                 console.error(names.get(path, path), one_line(exc, path))
                 continue
             done += n
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             console.info(
                 f"{names.get(source, source)} -> {names.get(target, target)} ({seconds:.2f} s)"
             )
+        console.stop()
         if args.output == STDIO and not failed:
             write_stdout(out)
     if not args.quiet or failed:
@@ -116,6 +126,7 @@ def _plan(
         names[out] = "<stdout>"
         return found, out, True, names
     out = Path(args.output)
+    check_not_input(out, [source for source, _ in found])
     single = len(found) == 1 and out.suffix.lower() in AUDIO_OUT
     if out.suffix.lower() in AUDIO_OUT and not single:
         raise UsageError(f"{len(found)} token files need an output folder, not {out}")
@@ -131,10 +142,13 @@ def decode_file(
     stream_above: float,
     max_items: int | None = None,
     allow_model_mismatch: bool = False,
+    on_progress: Callable[[float], object] | None = None,
 ) -> int:
     """Decode every item of a token file; a batch of B > 1 writes ``name-<i>.wav`` (more than
     ``max_items`` items is an error). Tokens of another model are refused unless
-    ``allow_model_mismatch`` (the layout must fit all the same)."""
+    ``allow_model_mismatch`` (the layout must fit all the same). ``on_progress(seconds)``: audio
+    decoded, as it goes."""
+    tick = on_progress or (lambda _seconds: None)
     tokens = Tokens.load(source)
     check_model(codec, tokens, allow_model_mismatch)
     batch = tokens.codes.shape[0]
@@ -151,10 +165,27 @@ def decode_file(
     for i, name in enumerate(names):
         item = tokens.item(i)
         long = int(item.num_samples[0]) > stream_above * codec.sample_rate
-        blocks = decode_blocks(codec, item) if long and codec.config.seanet.causal else None
-        audio = blocks or [codec.decode(item)[0]]
+        if long and codec.config.seanet.causal:
+            blocks = decode_blocks(codec, item)
+            audio: Iterable[Tensor] = counted(blocks, codec.sample_rate, tick)
+        else:
+            audio = [codec.decode(item)[0]]
         write_audio(name, audio, codec.sample_rate, force, codec.channels)
+        if not long or not codec.config.seanet.causal:
+            tick(int(item.num_samples[0]) / codec.sample_rate)
     return len(names)
+
+
+def _seconds(found: list[tuple[Path, Path]]) -> float:
+    """The audio seconds the token files hold (progress total; unreadable files count 0)."""
+    total = 0.0
+    for source, _ in found:
+        try:
+            tokens = Tokens.load(source)
+        except USER_ERRORS:
+            continue
+        total += float(tokens.num_samples.sum()) / tokens.sample_rate
+    return total
 
 
 def check_model(codec: Codec, tokens: Tokens, allow_mismatch: bool = False) -> None:

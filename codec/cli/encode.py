@@ -16,6 +16,7 @@ from codec.cli.options import (
     UsageError,
     add_model_options,
     add_stream_above,
+    check_not_input,
     check_writable,
     non_negative_int,
     open_model,
@@ -58,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     _check_stdio(args)
     codec = open_model(args)
     with tempfile.TemporaryDirectory(prefix="codec-encode-") as tmp:
-        jobs, names = _jobs(args, Path(tmp))
+        (jobs, clashes), names = _jobs(args, Path(tmp))
+        for source, message in clashes:  # the other inputs are still encoded
+            console.error(source, message)
         report = _encode(args, codec, jobs, console, names)
+        report.failures[:0] = clashes
         if args.output == STDIO and not report.failures:
             write_stdout(jobs[0].output)
     speed = report.audio_seconds / max(report.wall_seconds, 1e-9)
@@ -83,8 +87,10 @@ def _check_stdio(args: argparse.Namespace) -> None:
         check_stdout()
 
 
-def _jobs(args: argparse.Namespace, tmp: Path) -> tuple[list[Job], dict[Path, str]]:
-    """The jobs, and the names to print for the temp files that stand for stdin/stdout."""
+def _jobs(
+    args: argparse.Namespace, tmp: Path
+) -> tuple[tuple[list[Job], list[tuple[Path, str]]], dict[Path, str]]:
+    """The jobs and the inputs left out (see :func:`plan_jobs`), and the names to print for the temp files that stand for stdin/stdout."""
     names: dict[Path, str] = {}
     if args.inputs == [STDIO]:
         spooled = spool_stdin(tmp, "stdin")
@@ -105,6 +111,7 @@ def _jobs(args: argparse.Namespace, tmp: Path) -> tuple[list[Job], dict[Path, st
         names[out] = "<stdout>"
     else:
         out = Path(args.output)
+        check_not_input(out, [source for source, _ in found])
         single = len(found) == 1 and out.suffix == ".tok" and not Path(args.inputs[0]).is_dir()
         if out.suffix == ".tok" and not single:
             raise UsageError(f"{len(found)} inputs need an output folder, not {out}")

@@ -11,6 +11,7 @@ from typing import Any
 from codec.bundled import DEFAULT_MODEL
 from codec.cli.console import Console
 from codec.cli.options import (
+    ExitCode,
     add_output_options,
     non_negative_int,
     open_model,
@@ -73,7 +74,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``export-tokens``; skipped files are one ``warning:`` line each."""
+    """Run ``export-tokens``; each input that failed (unreadable, too short) is one ``error:``
+    line and listed under ``skipped`` in the manifest, and the exit code is then 1."""
     refuse_stdio([*args.inputs, args.output], "export-tokens", "give files and a folder")
     console = Console(args.quiet, args.verbose)
     codec = open_model(args)
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always")  # skipped files are warnings: show every one
             warnings.showwarning = warn
-            export_tokens(
+            manifest = export_tokens(
                 codec,
                 args.inputs,
                 args.output,
@@ -112,7 +114,11 @@ def run(args: argparse.Namespace) -> int:
                 parquet=args.parquet,
                 log=log,
                 progress=progress,
+                on_skip=console.error,
             )
     finally:
         console.stop()
-    return 0
+    failed = len(manifest["skipped"])
+    if failed:
+        print(f"failed {failed} file(s), listed under 'skipped' in the manifest", file=sys.stderr)
+    return ExitCode.FAILED if failed else ExitCode.OK

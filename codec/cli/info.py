@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from codec.audio import AUDIO_EXTENSIONS, audio_info
+from codec.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, audio_info
 from codec.cli.stdio import refuse_stdio
+from codec.errors import one_line
 from codec.loading import load_model
 from codec.model import Codec
+from codec.pretrained import CONFIG_NAME
 from codec.tokens import MAGIC, Tokens
 
 __all__ = ["add_parser", "model_info", "run", "token_info"]
@@ -29,16 +31,30 @@ def run(args: argparse.Namespace) -> int:
     if path.is_file() and path.read_bytes()[:4] == MAGIC:
         print(token_info(path, Tokens.load(path)))
     elif path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS + (".mp3",):
-        info = audio_info(path)
-        print(
-            f"{path}: audio, {info.sample_rate} Hz, {info.channels} channel(s), {info.subtype}, "
-            f"{info.frames} samples ({info.duration:.2f} s)"
-        )
+        print(_audio_line(path, audio_info(path)))
     elif path.suffix == ".tok":
         Tokens.load(path)  # raises a clear TokensFormatError
+    elif (
+        path.is_file() and path.suffix not in (".ckpt", ".safetensors") and path.name != CONFIG_NAME
+    ):
+        print(_other_file(path))
     else:
         print(model_info(str(path), load_model(str(path), "cpu")))
     return 0
+
+
+def _other_file(path: Path) -> str:
+    """A file of no suffix this command knows: its audio description when libsndfile reads it
+    (e.g. Ogg Opus), else a ``ValueError`` saying what the file is and what ``info`` reads."""
+    try:
+        info = audio_info(path)
+    except AudioError as exc:
+        kinds = ", ".join(AUDIO_EXTENSIONS)
+        raise ValueError(
+            f"{path}: not a file codec reads ({one_line(exc, path)}); info describes a model "
+            f"(folder, .ckpt, config.json), a .tok token file or audio ({kinds})"
+        ) from None
+    return _audio_line(path, info)
 
 
 def model_info(spec: str, codec: Codec) -> str:
@@ -58,6 +74,13 @@ def model_info(spec: str, codec: Codec) -> str:
             f"  parameters    {params / 1e6:.2f} M",
             f"  fingerprint   {codec.fingerprint}",
         ]
+    )
+
+
+def _audio_line(path: Path, info: AudioInfo) -> str:
+    return (
+        f"{path}: audio, {info.sample_rate} Hz, {info.channels} channel(s), {info.subtype}, "
+        f"{info.frames} samples ({info.duration:.2f} s)"
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "add_model_options",
     "add_output_options",
     "add_stream_above",
+    "check_not_input",
     "check_writable",
     "non_negative_int",
     "open_model",
@@ -140,3 +141,12 @@ def check_writable(folder: Path) -> None:
         raise OSError(
             f"{folder}: output folder is not writable ({one_line(exc, folder)})"
         ) from None
+
+
+def check_not_input(out: Path, sources: list[Path]) -> None:
+    """A :class:`UsageError` when ``-o`` names one of the inputs (it would be overwritten, or
+    read as a folder)."""
+    target = out.resolve()
+    for source in sources:
+        if source.resolve() == target:
+            raise UsageError(f"-o {out}: the output is the input {source}; give another name")

@@ -50,13 +50,21 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise FileExistsError(f"{out}: exists (use --force to overwrite)")
     wav = _reference(source, codec, console)
+    seconds = wav.shape[-1] / codec.sample_rate
     t0 = time.perf_counter()
+    console.start(seconds, "encoding")
     try:
         tokens = codec.encode_many([wav[0]], args.num_codebooks)
     except ValueError as exc:
         raise ValueError(f"{source}: {one_line(exc, source)}") from None
+    finally:
+        console.stop()
     t1 = time.perf_counter()
-    audio = codec.decode(tokens)
+    console.start(seconds, "decoding")
+    try:
+        audio = codec.decode(tokens)
+    finally:
+        console.stop()
     t2 = time.perf_counter()
     write_audio(out, [audio[0]], codec.sample_rate, args.force, codec.channels)
     print("\n".join(_summary(source, out, codec, tokens, wav, audio, (t0, t1, t2))))

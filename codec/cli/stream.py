@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from soundfile import SoundFile
 from torch import Tensor
 
 from codec.audio import (
@@ -20,12 +21,14 @@ from codec.audio import (
     audio_info,
     conversion_notices,
     open_writer,
+    output_errors,
     raw_chunks,
     read_blocks,
     resample_blocks,
     wav_truncation,
     write_block,
 )
+from codec.cli.console import Console, counted
 from codec.cli.options import (
     UsageError,
     add_model_options,
@@ -71,24 +74,40 @@ def run(args: argparse.Namespace) -> int:
     if not codec.config.seanet.causal:
         raise UsageError(f"--model {args.model}: a non-causal model cannot stream")
     chunks, rate = _stream_source(args, codec)
+    console = Console(args.quiet, args.verbose)
+    if args.input != "-" and console.shows_progress:  # stdin: no known length
+        console.start(audio_info(args.input).duration, "streaming")
+        chunks = counted(chunks, codec.sample_rate, console.advance)
     decode = bool(args.output) or not args.tokens
     with ExitStack() as stack:
         on_audio = None
         if args.output:
-            tmp = stack.enter_context(atomic_path(args.output, force=args.force))
+            out = Path(args.output)
+            stack.enter_context(output_errors(out))  # errors of the temp file name -o
+            tmp = stack.enter_context(atomic_path(out, force=args.force))
+            stack.enter_context(output_errors(out, tmp))  # closing the writer can fail too
             writer = stack.enter_context(
                 open_writer(tmp, codec.sample_rate, codec.channels, "PCM_16")
             )
-            on_audio = partial(write_block, writer, room=1 << 62)
+            on_audio = partial(_write, writer, out, tmp)
         try:
             result = stream_codec(codec, chunks, args.num_codebooks, decode, on_audio)
         except AudioError as exc:
             raise AudioError(f"{args.input}: {exc}") from None
+        finally:
+            console.stop()
     if args.tokens:
-        result.tokens.save(args.tokens, force=args.force)
+        with output_errors(Path(args.tokens)):
+            result.tokens.save(args.tokens, force=args.force)
     seconds = result.samples / codec.sample_rate
     _latency_report(result.latencies, seconds, args.chunk_ms, rate, decode, codec)
     return 0
+
+
+def _write(writer: SoundFile, out: Path, tmp: Path, audio: Tensor) -> int:
+    """Write a decoded block ``[1, C, n]``; errors name ``out`` (a full disk says so)."""
+    with output_errors(out, tmp):
+        return write_block(writer, audio, room=1 << 62)
 
 
 def _stream_source(args: argparse.Namespace, codec: Codec) -> tuple[Iterator[Tensor], int]:

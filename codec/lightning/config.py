@@ -74,7 +74,7 @@ def check_choice(key: str, value: str, allowed: Iterable[str]) -> None:
 
 def check_min(key: str, value: float, low: float, strict: bool = False) -> None:
     """One-line error naming ``key`` unless ``value >= low`` (``> low`` when ``strict``)."""
-    if value < low or (strict and value == low):
+    if not (value > low if strict else value >= low):  # written so that NaN fails too
         raise ValueError(f"config key '{key}' must be {'>' if strict else '>='} {low}, got {value}")
 
 

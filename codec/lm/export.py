@@ -19,15 +19,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from codec.audio import AudioError, load_audio
+from codec.audio import AUDIO_EXTENSIONS, AudioError, load_audio
 from codec.data.manifest import (
     AudioRecord,
-    read_file_list,
     read_manifest,
     records_from_paths,
-    scan_audio_folder,
 )
-from codec.errors import install_hint
+from codec.errors import install_hint, one_line
 from codec.lm.shards import (
     MANIFEST_NAME,
     SHARDS_FORMAT,
@@ -49,11 +47,17 @@ _LIST_SUFFIXES = (".txt", ".lst", ".list")
 _COMPAT_KEYS = ("model_id", "sample_rate", "frame_rate", "groups", "levels", "codebook_size")
 
 Input = str | os.PathLike[str] | AudioRecord
+Skip = Callable[[str, dict[str, str]], None]
+"""Records a skipped input: its path as given, and its ``{"source", "reason"}`` entry."""
 
 
-def resolve_inputs(inputs: Input | Iterable[Input]) -> list[AudioRecord]:
+def resolve_inputs(
+    inputs: Input | Iterable[Input], skipped: list[dict[str, str]] | None = None
+) -> list[AudioRecord]:
     """Records for a folder (scanned recursively), a JSONL manifest, a text file list, an audio
-    file, an :class:`AudioRecord`, or a list of these. Duplicates are dropped, order is kept."""
+    file, an :class:`AudioRecord`, or a list of these. Duplicates are dropped, order is kept.
+    Files of folders and lists whose header cannot be read are left out; with ``skipped`` each
+    is added there as ``{"source", "reason"}``, else a warning names it."""
     if isinstance(inputs, (str, os.PathLike, AudioRecord)):
         inputs = [inputs]
     records: list[AudioRecord] = []
@@ -62,14 +66,12 @@ def resolve_inputs(inputs: Input | Iterable[Input]) -> list[AudioRecord]:
             records.append(item)
             continue
         path = Path(item)
-        if path.is_dir():
-            records += scan_audio_folder(path)
-        elif not path.exists():
+        if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
-        elif path.suffix.lower() in _MANIFEST_SUFFIXES:
+        if path.suffix.lower() in _MANIFEST_SUFFIXES and not path.is_dir():
             records += read_manifest(path)
-        elif path.suffix.lower() in _LIST_SUFFIXES:
-            records += read_file_list(path)
+        elif path.is_dir() or path.suffix.lower() in _LIST_SUFFIXES:
+            records += _readable(_listed_paths(path), skipped)
         else:
             records += records_from_paths([path], skip_unreadable=False)
     seen: set[str] = set()
@@ -80,6 +82,31 @@ def resolve_inputs(inputs: Input | Iterable[Input]) -> list[AudioRecord]:
             seen.add(key)
             unique.append(record)
     return unique
+
+
+def _listed_paths(path: Path) -> list[Path]:
+    """The audio files of a folder (recursive, sorted) or a text file list."""
+    if path.is_dir():
+        suffixes = set(AUDIO_EXTENSIONS)
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    lines = path.read_text(encoding="utf-8").splitlines()
+    entries = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return [Path(e) if Path(e).is_absolute() else path.parent / e for e in entries]
+
+
+def _readable(paths: list[Path], skipped: list[dict[str, str]] | None) -> list[AudioRecord]:
+    """Records of ``paths``; an unreadable one goes to ``skipped`` (or a warning) instead."""
+    records: list[AudioRecord] = []
+    for path in paths:
+        try:
+            records += records_from_paths([path], skip_unreadable=False)
+        except AudioError as exc:
+            reason = one_line(exc, path.resolve())
+            if skipped is None:
+                warnings.warn(f"skipping {path}: {reason}", stacklevel=4)
+            else:
+                skipped.append({"source": str(path.resolve()), "reason": reason})
+    return records
 
 
 def _source(record: AudioRecord) -> str:
@@ -186,6 +213,7 @@ def export_tokens(
     parquet: bool = False,
     log: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
 
@@ -195,13 +223,15 @@ def export_tokens(
     ``device`` (default: CUDA when available, else CPU; the codec is moved there). ``parquet``
     also writes a ``.parquet`` per shard when pyarrow is installed (a warning otherwise).
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
-    files are skipped with a warning and listed under ``skipped``. ``progress(done, total)`` is
-    called with the inputs handled so far of those to encode: once before the first batch, then
-    after each.
+    files are skipped and listed under ``skipped`` with the reason; each is reported as
+    ``on_skip(path, reason)``, or a warning without it. ``progress(done, total)`` is called
+    with the inputs handled so far of those to encode: once before the first batch, then after
+    each.
     """
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
-    records = resolve_inputs(inputs)
+    unreadable: list[dict[str, str]] = []
+    records = resolve_inputs(inputs, unreadable)
     if parquet and not has_pyarrow():
         warnings.warn(
             f"pyarrow is not installed: Parquet output skipped ({install_hint('lm')})", stacklevel=2
@@ -211,6 +241,16 @@ def export_tokens(
     manifest = _prepare_dir(out, _header(codec, k, shard_size), force)
     done = {it["source"] for s in manifest["shards"] for it in s["items"]}
     todo = [r for r in records if _source(r) not in done]
+
+    def skip(path: str, entry: dict[str, str]) -> None:
+        manifest["skipped"].append(entry)
+        if on_skip is None:
+            warnings.warn(f"skipping {path}: {entry['reason']}", stacklevel=4)
+        else:
+            on_skip(path, entry["reason"])
+
+    for entry in unreadable:
+        skip(entry["source"], entry)
     say = log or (lambda _msg: None)
     say(
         f"{len(records) - len(todo)} of {len(records)} inputs already exported; encoding {len(todo)}"
@@ -225,7 +265,7 @@ def export_tokens(
         collate_fn=_collate,
         pin_memory=device.type == "cuda",
     )
-    _encode_all(codec, loader, k, todo, manifest["skipped"], writer, progress)
+    _encode_all(codec, loader, k, todo, skip, writer, progress)
     writer.flush()
     manifest["complete"] = True
     write_shard_manifest(out, manifest)
@@ -238,7 +278,7 @@ def _encode_all(
     loader: DataLoader,
     k: int,
     todo: Sequence[AudioRecord],
-    skipped: list[dict[str, str]],
+    skip: Skip,
     writer: _ShardWriter,
     progress: Callable[[int, int], None] | None,
 ) -> None:
@@ -248,7 +288,7 @@ def _encode_all(
     tick(0, len(todo))
     handled = 0
     for batch in loader:
-        for i, codes, n in _encode_batch(codec, batch, k, todo, skipped):
+        for i, codes, n in _encode_batch(codec, batch, k, todo, skip):
             writer.add(todo[i], codes, n)
         handled += len(batch)
         tick(handled, len(todo))
@@ -277,7 +317,7 @@ def _encode_batch(
     batch: list[tuple[int, torch.Tensor | str]],
     k: int,
     records: Sequence[AudioRecord],
-    skipped: list[dict[str, str]],
+    skip: Skip,
 ) -> list[tuple[int, np.ndarray, int]]:
     """Encode the loadable, long-enough items of ``batch``: (record index, codes [K, T], samples)."""
     good: list[tuple[int, torch.Tensor]] = []
@@ -286,8 +326,7 @@ def _encode_batch(
         if isinstance(wav, torch.Tensor) and wav.shape[-1] < codec.hop_length:
             reason = f"shorter than one frame ({wav.shape[-1]} < {codec.hop_length} samples)"
         if reason is not None:
-            warnings.warn(f"skipping {records[i].path}: {reason}", stacklevel=3)
-            skipped.append({"source": _source(records[i]), "reason": reason})
+            skip(str(records[i].path), {"source": _source(records[i]), "reason": reason})
         else:
             assert isinstance(wav, torch.Tensor)
             good.append((i, wav))

@@ -70,7 +70,14 @@ class StreamingLSTM(StreamingModule[LSTMState]):
             # chunk the native kernel is several times faster (same maths; measured on CPU
             # float32). Not under autocast: there the native kernel runs in float32 and oneDNN
             # in bf16, so a chunk's precision would depend on its length.
-            with torch.backends.mkldnn.flags(enabled=False):
+            # only the enabled flag: the other flags' defaults (allow_tf32=True) make torch
+            # print a TF32 warning on every CPU build
+            with torch.backends.mkldnn.flags(
+                enabled=False,
+                deterministic=torch.backends.mkldnn.deterministic,
+                allow_tf32=None,
+                fp32_precision=None,
+            ):
                 y, state.hidden = self.lstm(seq, state.hidden)
         elif (
             seq.device.type == "cpu"

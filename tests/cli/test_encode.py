@@ -168,7 +168,7 @@ def test_missing_input_and_output_collisions(
         "-m",
         models["causal"],
     )
-    assert code == 1 and "both write" in err
+    assert code == 1 and "2 inputs would write" in err
 
 
 def test_output_exists_without_force(tmp_path: Path, models: dict[str, Path], capsys) -> None:
