@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codec.audio import AUDIO_EXTENSIONS, AudioError, audio_info
-from codec.fileio import atomic_path
+from codec.fileio import atomic_path, is_temp_name
 
 __all__ = [
     "BUNDLED_SPEECH_DIR",
@@ -158,7 +158,11 @@ def scan_audio_folder(
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     suffixes = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in suffixes and p.is_file() and not is_temp_name(p.name)
+    )
     return records_from_paths(paths, split, speaker_fn, skip_unreadable)
 
 
