@@ -163,7 +163,7 @@ def stale_temp(folder: Path, name: str) -> Path:
     )
     pid = int(done.stdout)
     path = folder / f".{name}.{pid}.ab12cd34.tmp{Path(name).suffix}"
-    write(path)
+    path.write_bytes(b"RIFF")  # half written
     return path
 
 
