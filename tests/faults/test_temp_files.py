@@ -20,9 +20,20 @@ from codec.encoding import collect_inputs
 from codec.eval.runner import collect_files
 from codec.fileio import atomic_path, is_temp_name, remove_stale_temps
 from codec.tokens import Tokens
-from tests.cli.conftest import cli, models, write  # noqa: F401  (models: a fixture)
+from codec.model import Codec
+from tests.cli.conftest import cli, write
+from tests.conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny saved causal model."""
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    Codec(tiny_config()).eval().save_pretrained(folder)
+    return folder
+
 
 # The real ``codec`` entry point, with the output write slowed: a decode writes half of its
 # audio then waits; an encode writes its token bytes then waits before the fsync.
@@ -84,17 +95,17 @@ CLEAN_STOPS = [
 @pytest.mark.parametrize(("sig", "exit_code", "message"), CLEAN_STOPS)
 def test_decode_stopped_leaves_no_temp_file_and_reruns(
     tmp_path: Path,
-    models: dict[str, Path],
+    model: Path,
     capsys: pytest.CaptureFixture[str],
     sig: signal.Signals,
     exit_code: int,
     message: str,
 ) -> None:
-    toks, out = tokens_of(tmp_path, models["causal"], capsys), tmp_path / "wav"
-    code, err = stopped_run(["decode", toks, "-o", out, "-m", models["causal"]], sig)
+    toks, out = tokens_of(tmp_path, model, capsys), tmp_path / "wav"
+    code, err = stopped_run(["decode", toks, "-o", out, "-m", model], sig)
     assert (code, err.strip()) == (exit_code, message)
     assert list(out.iterdir()) == []  # neither a half file nor a temp file
-    code, _, _ = cli(capsys, "decode", toks, "-o", out, "-m", models["causal"])
+    code, _, _ = cli(capsys, "decode", toks, "-o", out, "-m", model)
     assert code == 0 and [p.name for p in out.iterdir()] == ["n.wav"]
 
 
@@ -102,7 +113,7 @@ def test_decode_stopped_leaves_no_temp_file_and_reruns(
 @pytest.mark.parametrize(("sig", "exit_code", "message"), CLEAN_STOPS)
 def test_encode_stopped_leaves_no_temp_file_and_reruns(
     tmp_path: Path,
-    models: dict[str, Path],
+    model: Path,
     capsys: pytest.CaptureFixture[str],
     sig: signal.Signals,
     exit_code: int,
@@ -110,22 +121,18 @@ def test_encode_stopped_leaves_no_temp_file_and_reruns(
 ) -> None:
     write(tmp_path / "in" / "n.wav", 4000)
     out = tmp_path / "tok"
-    code, err = stopped_run(["encode", tmp_path / "in", "-o", out, "-m", models["causal"]], sig)
+    code, err = stopped_run(["encode", tmp_path / "in", "-o", out, "-m", model], sig)
     assert (code, err.strip()) == (exit_code, message)
     assert list(out.iterdir()) == []
-    code, _, _ = cli(capsys, "encode", tmp_path / "in", "-o", out, "-m", models["causal"])
+    code, _, _ = cli(capsys, "encode", tmp_path / "in", "-o", out, "-m", model)
     assert code == 0 and [p.name for p in out.iterdir()] == ["n.tok"]
 
 
 @pytest.mark.slow
 def test_decode_killed_then_encode_ignores_and_decode_removes_the_temp_file(
-    tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    toks, out, model = (
-        tokens_of(tmp_path, models["causal"], capsys),
-        tmp_path / "wav",
-        models["causal"],
-    )
+    toks, out = tokens_of(tmp_path, model, capsys), tmp_path / "wav"
     code, _ = stopped_run(["decode", toks, "-o", out, "-m", model], signal.SIGKILL)
     assert code == -signal.SIGKILL
     (left,) = temps(out)  # kill -9 cannot clean up: the half-written temp file stays
@@ -144,10 +151,10 @@ def test_decode_killed_then_encode_ignores_and_decode_removes_the_temp_file(
 
 @pytest.mark.slow
 def test_encode_killed_then_rerun_removes_the_temp_file(
-    tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(tmp_path / "in" / "n.wav", 4000)
-    out, model = tmp_path / "tok", models["causal"]
+    out = tmp_path / "tok"
     code, _ = stopped_run(["encode", tmp_path / "in", "-o", out, "-m", model], signal.SIGKILL)
     assert code == -signal.SIGKILL and len(temps(out)) == 1
     code, _, _ = cli(capsys, "decode", out, "-o", tmp_path / "wav", "-m", model)
