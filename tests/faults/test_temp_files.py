@@ -19,8 +19,8 @@ from codec.data.manifest import scan_audio_folder
 from codec.encoding import collect_inputs
 from codec.eval.runner import collect_files
 from codec.fileio import atomic_path, is_temp_name, remove_stale_temps
-from codec.tokens import Tokens
 from codec.model import Codec
+from codec.tokens import Tokens
 from tests.cli.conftest import cli, write
 from tests.conftest import tiny_config
 
