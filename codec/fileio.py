@@ -12,7 +12,6 @@ and :func:`remove_stale_temps` deletes those whose process is gone (a ``kill -9`
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -28,7 +27,9 @@ _UMASK_LOCK = threading.Lock()
 
 # .<name>.<pid>.<8 mkstemp characters>.tmp|old[.suffix]; names from before the pid was added
 # (.<name>.<random>.tmp.wav) match too, with no pid.
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.(?:tmp|old)(?:\.\w+)?$")
+_TEMP_NAME = re.compile(
+    r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.(?:tmp|old)(?:\.\w+)?$"
+)
 
 
 def is_temp_name(name: str) -> bool:
@@ -53,15 +54,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
-    """Delete our temp files and folders in ``folder`` (only those for ``name`` when given)
-    whose writing process is no longer running; returns what was removed. Temp files of a live
+def remove_stale_temps(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    """Delete our temp files and folders in ``folder`` (and below it when ``recursive``) whose
+    writing process is no longer running; returns what was removed. Temp files of a live
     process (another run writing into the same folder) are left alone."""
     removed: list[Path] = []
-    pattern = f".{glob.escape(name)}.*" if name else ".*"
-    for path in Path(folder).glob(pattern):
+    found = Path(folder).rglob(".*") if recursive else Path(folder).glob(".*")
+    for path in sorted(found):
         match = _TEMP_NAME.match(path.name)
-        if match is None or (name is not None and match["name"] != name):
+        if match is None:
             continue
         if match["pid"] is not None and _alive(int(match["pid"])):
             continue
@@ -93,13 +94,12 @@ def atomic_path(path: str | os.PathLike[str], force: bool = False) -> Iterator[P
 
     Refuses to overwrite an existing file unless ``force``. On any failure (disk full,
     exception in the body, Ctrl-C, SIGTERM in the CLI) the temp file is removed, so no partial
-    output is left; a killed writer's temp files for ``path`` are removed here, on the next write.
+    output is left (after a ``kill -9``, see :func:`remove_stale_temps`).
     """
     target = Path(path)
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists (use --force / force=True to overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target.parent, target.name)
     fd, tmp_name = tempfile.mkstemp(
         prefix=_temp_prefix(target), suffix=f".tmp{target.suffix}", dir=target.parent
     )
@@ -120,7 +120,6 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     new one, never a half-written one. On failure the temp folder is removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target.parent, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp

@@ -140,7 +140,7 @@ def check_writable(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
-        remove_stale_temps(folder)
+        remove_stale_temps(folder, recursive=True)
     except OSError as exc:
         raise OSError(
             f"{folder}: output folder is not writable ({one_line(exc, folder)})"

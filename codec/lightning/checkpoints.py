@@ -55,8 +55,9 @@ def find_resume(resume: str, run_dir: Path) -> str | None:
     readable one (see the module docstring), else ``resume`` itself if it is readable.
     Raises ``FileNotFoundError`` / ``ValueError`` with one line otherwise."""
     folder = run_dir / "checkpoints"
-    if folder.is_dir():
-        remove_stale_temps(folder)  # temp files of a run killed while saving
+    for place in (run_dir, folder, run_dir / "snapshots"):  # a run killed while saving
+        if place.is_dir():
+            remove_stale_temps(place)
     if resume in ("", "none", "never"):
         return None
     if resume != "auto":

@@ -204,9 +204,12 @@ def test_stale_temps_removed_live_ones_kept(tmp_path: Path) -> None:
     assert live.exists() and other.exists()
 
 
-def test_atomic_write_removes_its_stale_temp(tmp_path: Path) -> None:
-    dead, unrelated = stale_temp(tmp_path, "n.tok"), stale_temp(tmp_path, "m.tok")
-    with atomic_path(tmp_path / "n.tok") as tmp:
-        tmp.write_bytes(b"x")
-    assert not dead.exists() and unrelated.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["n.tok", unrelated.name])
+def test_next_decode_removes_stale_temps_below_its_output_folder(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    toks, out = tokens_of(tmp_path, model, capsys), tmp_path / "wav"
+    (out / "sub").mkdir(parents=True)
+    dead, deeper = stale_temp(out, "n.wav"), stale_temp(out / "sub", "m.wav")
+    code, _, _ = cli(capsys, "decode", toks, "-o", out, "-m", model, "-q")
+    assert code == 0 and not dead.exists() and not deeper.exists()
+    assert sorted(p.name for p in out.rglob("*")) == ["n.wav", "sub"]
