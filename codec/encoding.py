@@ -3,7 +3,8 @@
 :class:`FileEncoder` is the engine behind ``codec encode``. Files are sorted by duration and
 grouped into padded batches with per-item lengths (``Codec.encode`` guarantees batched ==
 one-by-one); loading and resampling can run in DataLoader worker processes. Existing outputs
-that load and match the model are skipped (resume). Files longer than ``stream_above`` seconds
+that are up to date are skipped (resume): made by this very model (its fingerprint) at the same
+codebooks from the same input file (name, size and mtime_ns, stored in the token file). Files longer than ``stream_above`` seconds
 are read block by block and fed to a streaming session (bounded memory; causal models only).
 One bad file never stops the others: each failure is reported and counted.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from codec.errors import USER_ERRORS, one_line
 from codec.fileio import is_temp_name
 from codec.model import Codec
 from codec.streaming import encode_blocks
-from codec.tokens import Tokens, TokensFormatError
+from codec.tokens import SourceStamp, Tokens, TokensFormatError
 
 __all__ = [
     "EncodeReport",
@@ -44,6 +46,7 @@ __all__ = [
     "Loaded",
     "collect_inputs",
     "existing_output_ok",
+    "output_problem",
     "load_item",
     "plan_jobs",
 ]
@@ -120,19 +123,34 @@ def plan_jobs(found: Iterable[tuple[Path, Path]], output: Path, single: bool) ->
     return jobs
 
 
-def existing_output_ok(path: Path, codec: Codec, num_codebooks: int) -> bool:
-    """True when ``path`` is a complete token file made by this model at ``num_codebooks``."""
+def output_problem(
+    path: Path, codec: Codec, num_codebooks: int, source: SourceStamp | None
+) -> str | None:
+    """None when ``path`` is an up-to-date token file: made by this model (fingerprint) at
+    ``num_codebooks`` from the input ``source`` as it is now; otherwise why it is not."""
     try:
         tokens = Tokens.load(path)
-    except TokensFormatError:
-        return False
-    return (
-        tokens.model_id == codec.config.model_id
-        and tokens.codebook_size == codec.codebook_size
-        and tokens.sample_rate == codec.sample_rate
-        and tokens.groups == codec.groups
-        and tokens.num_codebooks == num_codebooks
-    )
+    except TokensFormatError as exc:
+        return f"exists but is not a readable token file ({str(exc).removeprefix(f'{path}: ')})"
+    if not tokens.model_fingerprint:
+        return "exists, written by an older codec without a model fingerprint"
+    if tokens.model_fingerprint != codec.fingerprint:
+        return (
+            f"exists, made by another model (fingerprint {tokens.model_fingerprint[:12]}, "
+            f"model {tokens.model_id!r}; this model is {codec.fingerprint[:12]})"
+        )
+    if tokens.num_codebooks != num_codebooks:
+        return f"exists with {tokens.num_codebooks} codebooks, not {num_codebooks}"
+    if source is None or tokens.source != source:
+        return "exists, made from another input file or before the input changed"
+    return None
+
+
+def existing_output_ok(
+    path: Path, codec: Codec, num_codebooks: int, source: SourceStamp | None = None
+) -> bool:
+    """True when ``path`` is up to date (:func:`output_problem` finds nothing)."""
+    return output_problem(path, codec, num_codebooks, source) is None
 
 
 # ------------------------------------------------------------------------- loading
@@ -196,6 +214,7 @@ class FileEncoder:
         stream_above: float = 600.0,
         batch_seconds: float = 30.0,
         block_seconds: float = 10.0,
+        stamp_sources: bool = True,
     ) -> None:
         self.codec = codec
         self.num_codebooks = codec.check_num_codebooks(num_codebooks)
@@ -203,13 +222,14 @@ class FileEncoder:
             raise ValueError("batch size must be >= 1 and workers >= 0")
         self.batch_size, self.workers, self.force = batch_size, workers, force
         self.stream_above, self.batch_seconds = stream_above, batch_seconds
-        self.block_seconds = block_seconds
+        self.block_seconds, self.stamp_sources = block_seconds, stamp_sources
         self.on_error: Callable[[Path, str], None] = lambda path, msg: None
         self.on_notice: Notify = lambda kind, path, msg: None
         self.on_progress: Callable[[float], None] = lambda seconds: None
         self.on_start: Callable[[float], None] = lambda total_seconds: None
         self.on_saved: Callable[[Job, float], None] = lambda job, seconds: None
         self.report = EncodeReport()
+        self.stamps: dict[Path, SourceStamp] = {}
 
     def _fail(self, path: Path, message: str) -> None:
         self.report.failures.append((path, message))
@@ -233,11 +253,19 @@ class FileEncoder:
         short: list[tuple[Job, AudioInfo]] = []
         long: list[tuple[Job, AudioInfo]] = []
         for job in jobs:
-            if job.output.exists() and not self.force:
-                if existing_output_ok(job.output, self.codec, self.num_codebooks):
+            # Stamped before reading: a file changed while encoding stays out of date. (A
+            # spooled stream has no identity to keep; audio_info reports unreadable files.)
+            if self.stamp_sources:
+                with suppress(OSError):
+                    self.stamps[job.output] = SourceStamp.of(job.source)
+            stamp = self.stamps.get(job.output)
+            # An unreadable input is reported as such by audio_info, not as a stale output.
+            if job.output.exists() and not self.force and (stamp or not self.stamp_sources):
+                problem = output_problem(job.output, self.codec, self.num_codebooks, stamp)
+                if problem is None:
                     self.report.skipped += 1
-                    continue
-                self._fail(job.output, "exists and was not made by this model (use --force)")
+                else:
+                    self._fail(job.output, f"{problem}; use --force to overwrite")
                 continue
             try:
                 info = audio_info(job.source)
@@ -329,6 +357,7 @@ class FileEncoder:
             self.on_notice("clip", path, f"{pct:.1f}% of samples at full scale (clipped input)")
 
     def _save(self, job: Job, tokens: Tokens, seconds: float) -> None:
+        tokens = replace(tokens, source=self.stamps.get(job.output))
         try:
             tokens.save(job.output, force=self.force)
         except USER_ERRORS as exc:

@@ -31,6 +31,8 @@ from codec.pretrained import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     CardInfo,
+    FingerprintCache,
+    check_fingerprint,
     load_state,
     load_weights,
     push_to_hub,
@@ -71,6 +73,7 @@ class Codec(nn.Module):
         self.encoder = encoder_from_config(config)
         self.quantizer = quantizer_from_config(config.latent_dim, config.quantizer)
         self.decoder = decoder_from_config(config)
+        self._fingerprint = FingerprintCache()
 
     # ---------------------------------------------------------------- properties
     @property
@@ -100,6 +103,12 @@ class Codec(nn.Module):
     @property
     def groups(self) -> int:
         return self.config.quantizer.groups
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of this model's weights and config (``pretrained.fingerprint``), cached
+        until a tensor of the state dict changes (any in-place update bumps its version)."""
+        return self._fingerprint.get(self.state_dict(keep_vars=True), self.config)
 
     @property
     def device(self) -> torch.device:
@@ -215,7 +224,7 @@ class Codec(nn.Module):
         """Codes [B, K, F] with valid ``frames`` [B] and ``num_samples`` [B] -> Tokens of this
         model (on cpu)."""
         return Tokens(
-            codes=codes.long().cpu(),
+            codes=codes.cpu(),
             lengths=frames.long().cpu(),
             num_samples=num_samples.long().cpu(),
             sample_rate=self.sample_rate,
@@ -223,6 +232,7 @@ class Codec(nn.Module):
             codebook_size=self.codebook_size,
             groups=self.groups,
             model_id=self.config.model_id,
+            model_fingerprint=self.fingerprint,
         )
 
     @torch.no_grad()
@@ -252,10 +262,7 @@ class Codec(nn.Module):
                 f"this model is {self.sample_rate} Hz at {self.frame_rate} frames/s"
             )
         self.check_num_codebooks(tokens.num_codebooks)
-        codes = tokens.codes
-        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
-            raise ValueError(f"codes out of range [0, {self.codebook_size})")
-        return codes.to(self.device)
+        return tokens.codes.to(self.device).long()  # range checked by Tokens; lookups need int64
 
     # ---------------------------------------------------------------- frames and streams
     def streaming(self, batch_size: int = 1, num_codebooks: int | None = None) -> StreamingSession:
@@ -383,4 +390,5 @@ class Codec(nn.Module):
         directory = resolve_folder(name_or_dir, revision, cache_dir, local_files_only)
         model = cls(read_config(directory / CONFIG_NAME))
         load_weights(model, directory / WEIGHTS_NAME)
+        check_fingerprint(directory / CONFIG_NAME, model.fingerprint)
         return model.eval()

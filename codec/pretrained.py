@@ -6,6 +6,7 @@ methods ``save_pretrained`` / ``from_pretrained`` call them. Weights are safeten
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -23,11 +25,14 @@ from codec.hub import fetch_files, is_hub_id, upload_folder
 __all__ = [
     "CONFIG_NAME",
     "CardInfo",
+    "FingerprintCache",
     "FORMAT",
     "FORMAT_VERSION",
     "WEIGHTS_NAME",
+    "check_fingerprint",
     "check_state_dict",
     "config_bytes",
+    "fingerprint",
     "load_state",
     "load_weights",
     "card_metadata",
@@ -45,24 +50,70 @@ FORMAT = "codec-pretrained"
 FORMAT_VERSION = 1
 
 
-def config_bytes(config: CodecConfig) -> bytes:
-    """The ``config.json`` text of ``config`` (format tag, version, the config itself)."""
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict()}
+def config_bytes(config: CodecConfig, model_fingerprint: str | None = None) -> bytes:
+    """The ``config.json`` text of ``config`` (format tag, version, the config itself, and the
+    model's fingerprint when given)."""
+    meta: dict[str, object] = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    if model_fingerprint:
+        meta["fingerprint"] = model_fingerprint
+    meta["config"] = config.to_dict()
     return json.dumps(meta, indent=2).encode()
 
 
-def write_config(path: Path, config: CodecConfig, force: bool = True) -> Path:
+def fingerprint(state: dict[str, Tensor], config: CodecConfig) -> str:
+    """A content hash of a model: SHA-256 over the config (canonical JSON) and every tensor of
+    ``state`` (sorted by name: name, dtype, shape, raw bytes); 32 hex digits. Models with the
+    same config but other weights, or the same weights under another config, differ."""
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"\0{key}\0{tensor.dtype}\0{tuple(state[key].shape)}\0".encode())
+        digest.update(tensor.view(torch.uint8).numpy().data)
+    return digest.hexdigest()[:32]
+
+
+class FingerprintCache:
+    """Remembers a model's fingerprint until a tensor of its state dict changes (replaced, or
+    updated in place: torch bumps a tensor's version on every in-place write)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] = ()
+        self.value = ""
+
+    def get(self, state: dict[str, Tensor], config: CodecConfig) -> str:
+        key = (id(config), *((k, v.data_ptr(), v.dtype, v._version) for k, v in state.items()))
+        if key != self.key or not self.value:
+            self.key, self.value = key, fingerprint(state, config)
+        return self.value
+
+
+def check_fingerprint(path: Path, actual: str) -> None:
+    """ValueError when the ``config.json`` at ``path`` records a fingerprint other than
+    ``actual`` (the one recomputed from the loaded weights and config); none recorded is fine."""
+    meta = read_versioned_json(path, "model config", "a codec model config", FORMAT, FORMAT_VERSION)
+    stored = meta.get("fingerprint")
+    if stored is not None and stored != actual:
+        raise ValueError(
+            f"{path}: records model fingerprint {stored!r} but the weights and config hash to "
+            f"{actual!r} (files from different exports?); re-export with save_pretrained"
+        )
+
+
+def write_config(
+    path: Path, config: CodecConfig, force: bool = True, model_fingerprint: str | None = None
+) -> Path:
     """Write ``config`` as a ``config.json`` at ``path`` (atomically)."""
-    atomic_write_bytes(path, config_bytes(config), force=force)
+    atomic_write_bytes(path, config_bytes(config, model_fingerprint), force=force)
     return path
 
 
 def save_pretrained(model: nn.Module, config: CodecConfig, out: Path, force: bool = False) -> Path:
-    """Write ``model``'s weights, ``config`` and a model card into the folder ``out``."""
+    """Write ``model``'s weights, ``config`` (with the model's fingerprint) and a model card
+    into the folder ``out``."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     with atomic_path(out / WEIGHTS_NAME, force=force) as tmp:
         save_file(state, str(tmp), metadata={"format": FORMAT})
-    write_config(out / CONFIG_NAME, config)
+    write_config(out / CONFIG_NAME, config, model_fingerprint=fingerprint(state, config))
     atomic_write_bytes(out / "README.md", model_card(config).encode(), force=True)
     return out
 

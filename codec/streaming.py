@@ -128,7 +128,7 @@ class StreamingSession:
         pad = (-rest.shape[-1]) % self.codec.hop_length
         rest = torch.nn.functional.pad(rest, (0, pad))
         tokens = self._tokens(self.codec.encode_frames(rest, self.num_codebooks, final=True))
-        audio = self.codec.decode_codes(tokens.codes.to(self.codec.device), final=True)
+        audio = self.codec.decode_codes(tokens.codes.to(self.codec.device).long(), final=True)
         if self.samples_in:
             keep = max(0, self.samples_in - self.audio_out)
             audio = audio[..., :keep]

@@ -89,7 +89,7 @@ def test_decode_rejects_foreign_and_out_of_range() -> None:
     with pytest.raises(ValueError, match="another model"):
         codec.decode(replace(tokens, codebook_size=1024))
     with pytest.raises(ValueError, match="another model"):
-        codec.decode(replace(tokens, sample_rate=24000))
+        codec.decode(replace(tokens, sample_rate=24000, frame_rate=3000.0))
 
 
 def test_stereo_input_is_downmixed() -> None:

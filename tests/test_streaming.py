@@ -1,4 +1,5 @@
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,22 @@ def test_long_file_and_live_helpers_equal_offline(tmp_path: Path) -> None:
     torch.testing.assert_close(torch.cat(heard, -1), codec.decode(offline), atol=1e-5, rtol=0)
     with pytest.raises(AudioError, match="too short"):
         stream_codec(codec, [torch.zeros(1, 3)])
+
+
+def test_token_buffers_are_compact(tmp_path: Path) -> None:
+    """Codes of a 1024-entry codebook stay int16 in the long-file and streaming buffers:
+    2 bytes per code, a quarter of int64 (12 codebooks at 50 frames/s: 72 kB per minute)."""
+    codec = make_codec(0, codebook_size=1024)
+    wav = torch.randn(1, 1, 16000) * 0.1
+    result = stream_codec(codec, [wav[0, :, i : i + 1000] for i in range(0, 16000, 1000)])
+    codes = result.tokens.codes
+    assert codes.dtype == torch.int16
+    frames, k = codes.shape[-1], codes.shape[1]
+    assert codes.nbytes == frames * k * 2
+    per_minute = codes.nbytes / frames * 60 * codec.frame_rate
+    assert per_minute == 60 * codec.frame_rate * codec.num_codebooks * 2
+    assert torch.equal(codes.long(), codec.encode(wav, 16000).codes.long())
+    save_audio(tmp_path / "a.wav", wav[0], 16000)
+    blocks = encode_blocks(codec, tmp_path / "a.wav", audio_info(tmp_path / "a.wav"), k, 0.25)
+    assert blocks.codes.dtype == torch.int16 and torch.equal(blocks.codes, codes)
+    assert torch.equal(codec.decode(blocks), codec.decode(replace(blocks)))

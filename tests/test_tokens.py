@@ -90,9 +90,8 @@ def test_missing_file_is_clear(tmp_path: Path) -> None:
 
 def test_out_of_range_codes_refused() -> None:
     tokens = make_tokens(16)
-    bad = replace(tokens, codes=tokens.codes + 16)
     with pytest.raises(ValueError, match="out of range"):
-        bad.to_bytes()
+        replace(tokens, codes=tokens.codes.long() + 16)
 
 
 def test_truncate_keeps_group_major_levels() -> None:
@@ -109,3 +108,30 @@ def test_item_trims_to_length() -> None:
     one = tokens.item(1)
     assert one.codes.shape == (1, 4, 7)
     assert torch.equal(one.codes[0], tokens.codes[1, :, :7])
+
+
+@pytest.mark.parametrize(
+    ("size", "dtype"),
+    [
+        (256, torch.uint8),
+        (1024, torch.int16),
+        (32768, torch.int16),
+        (32769, torch.uint16),
+        (65536, torch.uint16),
+        (70000, torch.int32),
+    ],
+)
+def test_codes_kept_in_the_smallest_type(size: int, dtype: torch.dtype) -> None:
+    """int64 codes were 8 bytes each: 3000 frames x 12 codebooks (a minute at 50 frames/s)
+    took 288 kB, 72 kB as int16."""
+    tokens = make_tokens(size)
+    assert tokens.codes.dtype == dtype
+    assert torch.equal(Tokens.from_bytes(tokens.to_bytes()).codes, tokens.codes)
+    minute = replace(
+        tokens,
+        codes=torch.zeros(1, 12, 3000, dtype=torch.long),
+        lengths=torch.tensor([3000]),
+        num_samples=torch.tensor([960000]),
+        groups=1,
+    )
+    assert minute.codes.nbytes == 3000 * 12 * dtype.itemsize

@@ -43,6 +43,11 @@ def add_parser(sub: Any) -> None:
         default="wav",
         help="audio format in folder mode and on stdout (wav)",
     )
+    p.add_argument(
+        "--allow-model-mismatch",
+        action="store_true",
+        help="decode tokens made by another model with the same layout (refused by default)",
+    )
     add_stream_above(p)
     p.set_defaults(func=run)
 
@@ -63,7 +68,15 @@ def run(args: argparse.Namespace) -> int:
             target = out if single else out / rel.with_suffix(f".{args.format}")
             start = time.perf_counter()
             try:
-                n = decode_file(codec, source, target, args.force, args.stream_above, max_items)
+                n = decode_file(
+                    codec,
+                    source,
+                    target,
+                    args.force,
+                    args.stream_above,
+                    max_items,
+                    args.allow_model_mismatch,
+                )
             except USER_ERRORS as exc:
                 failed += 1
                 path = target if isinstance(exc, OSError) else source
@@ -117,11 +130,13 @@ def decode_file(
     force: bool,
     stream_above: float,
     max_items: int | None = None,
+    allow_model_mismatch: bool = False,
 ) -> int:
     """Decode every item of a token file; a batch of B > 1 writes ``name-<i>.wav`` (more than
-    ``max_items`` items is an error)."""
+    ``max_items`` items is an error). Tokens of another model are refused unless
+    ``allow_model_mismatch`` (the layout must fit all the same)."""
     tokens = Tokens.load(source)
-    check_model(codec, tokens)
+    check_model(codec, tokens, allow_model_mismatch)
     batch = tokens.codes.shape[0]
     if max_items is not None and batch > max_items:
         raise ValueError(f"holds {batch} items; -o - writes one, give an output folder")
@@ -142,10 +157,9 @@ def decode_file(
     return len(names)
 
 
-def check_model(codec: Codec, tokens: Tokens) -> None:
-    """Raise ``ValueError`` unless ``tokens`` were made by ``codec``'s model and fit it."""
-    if tokens.model_id != codec.config.model_id:
-        raise ValueError(
-            f"tokens were made by model {tokens.model_id!r}, not {codec.config.model_id!r}"
-        )
+def check_model(codec: Codec, tokens: Tokens, allow_mismatch: bool = False) -> None:
+    """Raise ``ValueError`` unless ``tokens`` fit ``codec`` and (unless ``allow_mismatch``)
+    were made by it: same fingerprint, or for tokens without one the same model id."""
+    if not allow_mismatch:
+        tokens.check_made_by(codec.config.model_id, codec.fingerprint)
     codec.check_tokens(tokens)

@@ -130,6 +130,7 @@ def _encode(
         args.force or args.inputs == [STDIO],
         stream_above=args.stream_above,
         batch_seconds=args.batch_seconds,
+        stamp_sources=args.inputs != [STDIO],
     )
 
     def shown(path: Path) -> str | Path:

@@ -56,6 +56,7 @@ def model_info(spec: str, codec: Codec) -> str:
             f"{per:g} kbps per level",
             f"  causal        {cfg.seanet.causal} (streaming {'yes' if cfg.seanet.causal else 'no'})",
             f"  parameters    {params / 1e6:.2f} M",
+            f"  fingerprint   {codec.fingerprint}",
         ]
     )
 
@@ -75,5 +76,6 @@ def token_info(path: Path, tokens: Tokens) -> str:
             f"  frames        {', '.join(map(str, frames[:8]))}{' ...' if len(frames) > 8 else ''}",
             f"  duration      {sum(seconds):.2f} s in {len(seconds)} item(s)",
             f"  file size     {path.stat().st_size} bytes",
+            f"  fingerprint   {tokens.model_fingerprint or '(none: format version 1)'}",
         ]
     )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import struct
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from torch import Tensor
 
 from codec.audio import resample
 from codec.eval.scores import align
+from codec.tokens import payload_bytes
 
 if TYPE_CHECKING:
     from codec.model import Codec
@@ -72,8 +72,7 @@ def _sync(device: torch.device) -> None:
 
 def token_payload_bytes(data: bytes) -> int:
     """Bytes of packed codes in a token file (everything after the magic, version and header)."""
-    (hlen,) = struct.unpack_from("<I", data, 5)
-    return len(data) - 9 - int(hlen)
+    return payload_bytes(data)
 
 
 class CodecSystem(System):

@@ -13,6 +13,7 @@ from typing import Any, cast
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
@@ -197,7 +198,8 @@ def train_metrics(trainer: L.Trainer) -> dict[str, float]:
 
 
 class AudioLoggingCallback(L.Callback):
-    """Logs reference and decoded audio plus log-spectrogram images every ``every`` steps."""
+    """Logs reference and decoded audio plus log-spectrogram images every ``every`` steps, to
+    each logger through its own media API (TensorBoard and W&B; others get none)."""
 
     def __init__(self, every: int, items: int = 2) -> None:
         self.every, self.items = every, items
@@ -218,21 +220,30 @@ class AudioLoggingCallback(L.Callback):
         if step % self.every and step != trainer.max_steps:
             return
         self._last_step = step
-        experiment = getattr(trainer.logger, "experiment", None)
-        if experiment is None or not hasattr(experiment, "add_audio"):
-            return
-        rate = pl_module.sample_rate  # type: ignore[attr-defined]
+        rate = int(pl_module.sample_rate)  # type: ignore[arg-type]
+        clips: dict[str, Tensor] = {}
         for i in range(min(self.items, batch.wav.shape[0])):
             n = int(batch.lengths[i])
             for tag, wav in (
                 ("reference", batch.wav[i, 0, :n]),
                 ("decoded", outputs["audio"][i, 0, :n]),
             ):
-                clip = wav.detach().float().cpu().clamp(-1, 1)
-                experiment.add_audio(f"audio/{i}/{tag}", clip, step, sample_rate=rate)
-                experiment.add_image(
-                    f"spec/{i}/{tag}", log_spectrogram_image(clip), step, dataformats="HW"
-                )
+                clips[f"{i}/{tag}"] = wav.detach().float().cpu().clamp(-1, 1)
+        for logger in trainer.loggers:
+            log_media(logger, clips, step, rate)
+
+
+def log_media(logger: Any, clips: dict[str, Tensor], step: int, rate: int) -> None:
+    """``audio/<name>`` and ``spec/<name>`` (log-spectrogram) for each [T] clip of ``clips``."""
+    for name, clip in clips.items():
+        image = log_spectrogram_image(clip)
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_audio(f"audio/{name}", clip, step, sample_rate=rate)
+            logger.experiment.add_image(f"spec/{name}", image, step, dataformats="HW")
+        elif isinstance(logger, WandbLogger):
+            logger.log_audio(f"audio/{name}", [clip.numpy()], step=step, sample_rate=[rate])
+            pixels = (image * 255).round().to(torch.uint8).numpy()
+            logger.log_image(f"spec/{name}", [pixels], step=step)
 
 
 def log_spectrogram_image(wav: Tensor, n_fft: int = 512) -> Tensor:

@@ -7,17 +7,17 @@ for exported models.
 
 Every dataclass checks its values in ``__post_init__``, which runs when ``OmegaConf.to_object``
 builds the typed config: a bad value stops the run before any model or data is built, with
-one line naming the key and what it accepts.
+one line naming the key and what it accepts. The checks that need Lightning's registries
+(accelerator, strategy, ``trainer.extra`` names) are in :func:`check_lightning_names`, which the
+run calls next: this module does not import Lightning, so ``train.py --help`` / ``--cfg job``
+stay fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import get_args
-
-from lightning.pytorch.accelerators import AcceleratorRegistry
-from lightning.pytorch.strategies import StrategyRegistry
+from typing import Any, get_args
 
 from codec.config import CodecConfig
 from codec.data.datasets import Normalize
@@ -35,6 +35,34 @@ PRECISIONS = (
     *("32-true", "32", "bf16-mixed", "bf16", "bf16-true"),
     *("16-mixed", "16", "16-true", "64-true", "64"),
 )
+#: ``trainer.callbacks``: the Lightning callbacks a config may add, by class name, with keyword
+#: arguments. An allow-list rather than Hydra's ``_target_``: a config never names code to run.
+CALLBACKS = (
+    "DeviceStatsMonitor",
+    "EarlyStopping",
+    "LearningRateMonitor",
+    "ModelSummary",
+    "RichModelSummary",
+    "Timer",
+)
+#: ``L.Trainer`` arguments ``trainer.extra`` must not set: the run sets them from these keys
+MANAGED_TRAINER_ARGS = {
+    **{k: f"trainer.{k}" for k in ("accelerator", "devices", "num_nodes", "strategy")},
+    **{k: f"trainer.{k}" for k in ("precision", "max_steps", "accumulate_grad_batches")},
+    "max_time": "trainer.max_minutes",
+    "val_check_interval": "trainer.val_every",
+    "check_val_every_n_epoch": "trainer.val_every",
+    "log_every_n_steps": "trainer.log_every",
+    "enable_progress_bar": "trainer.progress",
+    "enable_model_summary": "trainer.progress",
+    "callbacks": "trainer.callbacks",
+    "logger": "logger",
+    "default_root_dir": "run_dir",
+    # manual optimisation: Lightning cannot clip; the module clips with optim.grad_clip
+    "gradient_clip_val": "optim.grad_clip",
+    "gradient_clip_algorithm": "optim.grad_clip",
+    **{k: "the run" for k in ("plugins", "num_sanity_val_steps", "use_distributed_sampler")},
+}
 
 
 def check_choice(key: str, value: str, allowed: Iterable[str]) -> None:
@@ -165,11 +193,18 @@ class DataConfig:
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "cpu"
-    devices: int = 1
+    """What ``L.Trainer`` gets. ``devices``: an int (-1: all), ``"auto"``, ``"0,1"`` or a list
+    of device indices; ``precision``: a Lightning precision string or 16/32/64.
+    ``accumulate_grad_batches``: batches per optimiser update, summed by the module itself
+    (Lightning accumulates only under automatic optimisation). ``callbacks``: allowed callback
+    name -> keyword arguments; ``extra``: further ``L.Trainer`` keyword arguments."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    precision: str = "32-true"
+    precision: str | int = "32-true"
+    accumulate_grad_batches: int = 1
     max_steps: int = 1000
     max_minutes: float = 0.0
     val_every: int = 200
@@ -179,21 +214,72 @@ class TrainerConfig:
     progress: bool = True
     #: every N generator steps, an export folder under ``<run_dir>/snapshots/`` (0: none)
     snapshot_every: int = 0
+    callbacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_choice("trainer.precision", self.precision, PRECISIONS)
-        # "gpu" is Lightning's alias of cuda/mps; ddp variants are registered strategies
-        accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
-        check_choice("trainer.accelerator", self.accelerator, accelerators)
-        strategies = ["auto", *StrategyRegistry.available_strategies()]
-        check_choice("trainer.strategy", self.strategy, strategies)
-        if self.devices < 1 and self.devices != -1:
-            raise ValueError(f"config key 'trainer.devices' must be >= 1 or -1, got {self.devices}")
+        check_choice("trainer.precision", str(self.precision), PRECISIONS)
+        check_devices(self.devices)
         for name in ("num_nodes", "max_steps", "val_every", "log_every", "checkpoint_every"):
             check_min(f"trainer.{name}", getattr(self, name), 1)
+        check_min("trainer.accumulate_grad_batches", self.accumulate_grad_batches, 1)
         check_min("trainer.max_minutes", self.max_minutes, 0)
         check_min("trainer.num_threads", self.num_threads, 0)
         check_min("trainer.snapshot_every", self.snapshot_every, 0)
+        for name in self.callbacks:
+            check_choice("trainer.callbacks", name, CALLBACKS)
+        for key in self.extra:
+            if key in MANAGED_TRAINER_ARGS:
+                raise ValueError(
+                    f"config key 'trainer.extra.{key}' is set by the run: "
+                    f"use {MANAGED_TRAINER_ARGS[key]}"
+                )
+
+
+def check_devices(devices: Any) -> None:
+    """One-line error unless ``devices`` is what ``L.Trainer`` takes: an int >= 1 or -1,
+    ``"auto"``, a string of an int or of comma-separated indices, or a list of distinct
+    indices >= 0."""
+    bad = ValueError(
+        "config key 'trainer.devices' must be an int >= 1 or -1, 'auto', '0,1' or a list of "
+        f"distinct device indices, got {devices!r}"
+    )
+    if isinstance(devices, bool):
+        raise bad
+    if isinstance(devices, str) and devices != "auto":
+        parts = [p.strip() for p in devices.strip().strip(",").split(",")]
+        if not all(p.lstrip("-").isdigit() for p in parts):
+            raise bad
+        devices = int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
+    if isinstance(devices, int) and devices < 1 and devices != -1:
+        raise bad
+    if isinstance(devices, list):
+        ints = all(isinstance(d, int) and not isinstance(d, bool) for d in devices)
+        if not devices or not ints or min(devices) < 0 or len(set(devices)) != len(devices):
+            raise bad
+    elif not isinstance(devices, (int, str)):
+        raise bad
+
+
+def check_lightning_names(cfg: TrainerConfig) -> None:
+    """The checks that need Lightning: accelerator and strategy names, ``trainer.extra`` keys
+    that ``L.Trainer`` takes (imports Lightning, so the run calls it, not ``__post_init__``)."""
+    from inspect import signature
+
+    import lightning as L
+    from lightning.pytorch.accelerators import AcceleratorRegistry
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    # "gpu" is Lightning's alias of cuda/mps; ddp variants are registered strategies
+    accelerators = ["auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators())]
+    check_choice("trainer.accelerator", cfg.accelerator, accelerators)
+    check_choice(
+        "trainer.strategy", cfg.strategy, ["auto", *StrategyRegistry.available_strategies()]
+    )
+    known = [k for k in signature(L.Trainer).parameters if k not in MANAGED_TRAINER_ARGS]
+    for key in cfg.extra:
+        if key not in known:
+            raise ValueError(f"config key 'trainer.extra.{key}' is not an L.Trainer argument")
 
 
 @dataclass

@@ -17,6 +17,8 @@ from codec.data import AudioBatch
 from codec.discriminators import build_discriminator
 from codec.lightning.callbacks import global_rng_state, set_global_rng_state
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
+from codec.lightning.errors import NonFiniteLossError
+from codec.lightning.window import GradientWindow
 from codec.losses import (
     adversarial_d_loss,
     adversarial_g_loss,
@@ -52,10 +54,6 @@ def perceptual_metrics(
     return out
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training produced non-finite losses or gradients too many steps in a row."""
-
-
 def lr_lambda(step: int, warmup: int, total: int, decay: str, min_ratio: float) -> float:
     """Linear warm-up then ``cosine`` / ``linear`` decay to ``min_ratio`` (or ``none``)."""
     if warmup > 0 and step < warmup:
@@ -75,6 +73,9 @@ class CodecModule(L.LightningModule):
 
     ``trainer.global_step`` counts generator steps only (the discriminator steps through
     its raw optimizer), so step numbers mean the same with or without a discriminator.
+    With ``accumulate`` > 1 each step sums the gradients of that many batches, for the
+    generator and the discriminator alike, and applies their mean (over the batches that
+    gave finite values): Lightning's own accumulation needs automatic optimisation.
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class CodecModule(L.LightningModule):
         loss: LossConfig,
         optim: OptimConfig,
         max_steps: int,
+        accumulate: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -103,6 +105,7 @@ class CodecModule(L.LightningModule):
         self.register_buffer("nonfinite_total", torch.zeros((), dtype=torch.long))
         self.nonfinite_in_a_row = 0
         self.frozen_parts: list[str] = []
+        self.window = GradientWindow(accumulate)
         self._tick = time.perf_counter()
 
     def train(self, mode: bool = True) -> CodecModule:
@@ -170,63 +173,72 @@ class CodecModule(L.LightningModule):
     def training_step(self, batch: AudioBatch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()  # type: ignore[misc,attr-defined]
         sch_g, sch_d = self.lr_schedulers()  # type: ignore[misc]
+        closes = self.window.advance()  # this batch ends the accumulation window
         wav, lengths = batch.wav, batch.lengths
-        if not bool(torch.isfinite(wav).all()):
-            self._skip("input audio")
-            return
-        out = self.codec(wav, lengths)
         use_disc = self.disc is not None and self.global_step >= self.optim_cfg.disc_start_step
         logs: dict[str, Tensor] = {}
-        if use_disc:
-            logs |= self._discriminator_step(opt_d, wav, out.audio.detach())
+        out = self.codec(wav, lengths) if bool(torch.isfinite(wav).all()) else None
+        if out is None:
+            self._skip("input audio")
+        elif use_disc:
+            logs |= self._discriminator_backward(opt_d, wav, out.audio.detach())
+        if use_disc and closes and self.window.disc_batches:
+            logs |= self._discriminator_update(opt_d)
             sch_d.step()
-        terms = self._generator_losses(wav, out.audio, lengths, use_disc)
-        terms |= out.vq.losses  # unweighted: LossConfig holds their only weights
-        total = self._weighted_total(terms)
-        if not bool(torch.isfinite(total)):
-            opt_g.zero_grad(set_to_none=True)
-            self._skip("generator loss")
-            return
-        self.toggle_optimizer(opt_g)
-        grad_norm = self._generator_backward(terms, out.audio)
+        if out is not None:
+            terms = self._generator_losses(wav, out.audio, lengths, use_disc)
+            terms |= out.vq.losses  # unweighted: LossConfig holds their only weights
+            total = self._weighted_total(terms)
+            if bool(torch.isfinite(total)):
+                self.toggle_optimizer(opt_g)
+                self._generator_backward(terms, out.audio)
+                self.untoggle_optimizer(opt_g)
+                self.window.gen_batches += 1
+                logs |= {k: v.detach() for k, v in terms.items()} | {"g/total": total.detach()}
+                logs |= out.vq.metrics
+            else:
+                self._skip("generator loss")
+        if closes and self.window.gen_batches:
+            logs |= self._generator_update(opt_g, sch_g)
+        if logs:
+            self._log_step(logs, wav.shape[0] * wav.shape[-1])
+
+    def _generator_update(self, opt_g: Any, sch_g: Any) -> dict[str, Tensor]:
+        """Mean of the window's generator gradients, clipped, applied (skipped if not finite)."""
+        grad_norm = self.window.mean_and_clip(self.codec, "gen_batches", self.optim_cfg.grad_clip)
         if not bool(torch.isfinite(grad_norm)):
             opt_g.zero_grad(set_to_none=True)
-            self.untoggle_optimizer(opt_g)
             self._skip("generator gradient")
-            return
+            return {}
         opt_g.step()
         opt_g.zero_grad(set_to_none=True)
-        self.untoggle_optimizer(opt_g)
         sch_g.step()
         if self.weight_ema is not None:
             self.weight_ema.update_parameters(self.codec)
         self.nonfinite_in_a_row = 0
-        logs |= {k: v.detach() for k, v in terms.items()}
-        logs |= {
-            "g/total": total.detach(),
-            "g/grad_norm": grad_norm,
-            "lr/g": torch.tensor(sch_g.get_last_lr()[0]),
-        }
-        logs |= out.vq.metrics
-        self._log_step(logs, wav.shape[0] * wav.shape[-1])
+        return {"g/grad_norm": grad_norm, "lr/g": torch.tensor(sch_g.get_last_lr()[0])}
 
-    def _discriminator_step(self, opt_d: Any, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    def _discriminator_backward(self, opt_d: Any, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         assert self.disc is not None
         self.toggle_optimizer(opt_d)
         d_real, d_fake = self.disc(real), self.disc(fake)
         loss_d = adversarial_d_loss(d_real.logits, d_fake.logits, self.loss_cfg.adversarial)
-        if not bool(torch.isfinite(loss_d)):
-            self.untoggle_optimizer(opt_d)
+        if bool(torch.isfinite(loss_d)):
+            self.manual_backward(loss_d)
+            self.window.disc_batches += 1
+        else:
             self.nonfinite_total += 1
-            return {"d/loss": loss_d.detach()}
-        self.manual_backward(loss_d)
-        norm = torch.nn.utils.clip_grad_norm_(self.disc.parameters(), self.optim_cfg.grad_clip)
+        self.untoggle_optimizer(opt_d)
+        return {"d/loss": loss_d.detach()}
+
+    def _discriminator_update(self, opt_d: Any) -> dict[str, Tensor]:
+        assert self.disc is not None
+        norm = self.window.mean_and_clip(self.disc, "disc_batches", self.optim_cfg.grad_clip)
         if bool(torch.isfinite(norm)):
             # The raw optimizer: stepping the Lightning wrapper would advance global_step twice.
             opt_d.optimizer.step()
         opt_d.zero_grad(set_to_none=True)
-        self.untoggle_optimizer(opt_d)
-        return {"d/loss": loss_d.detach(), "d/grad_norm": norm.detach()}
+        return {"d/grad_norm": norm}
 
     def _generator_losses(
         self, wav: Tensor, audio: Tensor, lengths: Tensor, use_disc: bool
@@ -265,7 +277,7 @@ class CodecModule(L.LightningModule):
         weights = self.loss_weights()
         return sum((weights[k] * v for k, v in terms.items()), torch.zeros((), device=self.device))
 
-    def _generator_backward(self, terms: dict[str, Tensor], audio: Tensor) -> Tensor:
+    def _generator_backward(self, terms: dict[str, Tensor], audio: Tensor) -> None:
         if self.balancer is None:
             self.manual_backward(self._weighted_total(terms))
         else:
@@ -277,9 +289,6 @@ class CodecModule(L.LightningModule):
             # so they are weighted directly
             vq = self._weighted_total({k: v for k, v in terms.items() if k.startswith("vq/")})
             self.manual_backward(vq + balanced.surrogate)
-        return torch.nn.utils.clip_grad_norm_(
-            self.codec.parameters(), self.optim_cfg.grad_clip
-        ).detach()
 
     def _skip(self, what: str) -> None:
         """Non-finite guard: skip this step, count it, stop after too many in a row."""

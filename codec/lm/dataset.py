@@ -125,6 +125,7 @@ class TokenShardDataset(Dataset):
             codebook_size=self.vocab.codebook_size,
             groups=self.groups,
             model_id=str(m["model_id"]),
+            model_fingerprint=str(m.get("model_fingerprint", "")),
         )
 
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, Any]:

@@ -115,6 +115,7 @@ def _header(codec: Codec, k: int, shard_frames: int) -> dict[str, Any]:
         "format": SHARDS_FORMAT,
         "format_version": SHARDS_VERSION,
         "model_id": codec.config.model_id,
+        "model_fingerprint": codec.fingerprint,
         "sample_rate": codec.sample_rate,
         "frame_rate": codec.frame_rate,
         "hop_length": codec.hop_length,
@@ -143,6 +144,8 @@ def _prepare_dir(out: Path, header: dict[str, Any], force: bool) -> dict[str, An
     if (out / MANIFEST_NAME).exists() and not force:
         old = read_shard_manifest(out)
         diff = [k for k in _COMPAT_KEYS if old.get(k) != header[k]]
+        if old.get("model_fingerprint", header["model_fingerprint"]) != header["model_fingerprint"]:
+            diff.append("model_fingerprint")  # older manifests have none: model_id decides
         if diff:
             raise ValueError(
                 f"{out} holds shards of another model or layout ({', '.join(diff)} differ); "

@@ -214,6 +214,7 @@ class TokenShards:
             codebook_size=int(m["codebook_size"]),
             groups=int(m["groups"]),
             model_id=str(m["model_id"]),
+            model_fingerprint=str(m.get("model_fingerprint", "")),
         )
 
     def sources(self) -> list[str]:

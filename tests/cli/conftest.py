@@ -70,12 +70,18 @@ def offline(model: Path, path: Path) -> Tokens:
     return replace(tokens, num_samples=torch.tensor([n]))
 
 
+def unstamped(path: Path) -> bytes:
+    """A token file's bytes without its source stamp (what offline encoding gives)."""
+    return replace(Tokens.load(path), source=None).to_bytes()
+
+
 def with_code(data: bytes, code: int) -> bytes:
     """A token file whose first code is replaced (checksum fixed): codes out of range."""
-    magic, version, hlen = struct.unpack_from("<4sBI", data)
-    header = json.loads(data[9 : 9 + hlen])
-    payload = bytearray(data[9 + hlen :])
+    magic, version, hlen, _ = struct.unpack_from("<4sBII", data)
+    header = json.loads(data[13 : 13 + hlen])
+    payload = bytearray(data[13 + hlen :])
     payload[0] = code
     header["crc32"] = zlib.crc32(bytes(payload))
     raw = json.dumps(header, sort_keys=True).encode()
-    return struct.pack("<4sBI", magic, version, len(raw)) + raw + bytes(payload)
+    prefix = struct.pack("<4sBII", magic, version, len(raw), zlib.crc32(raw))
+    return prefix + raw + bytes(payload)

@@ -64,6 +64,13 @@ BAD = [
     ("data.gain_db=-3", "data.gain_db", ">= 0"),
     ("trainer.max_steps=0", "trainer.max_steps", ">= 1"),
     ("trainer.devices=0", "trainer.devices", "-1"),
+    ("trainer.devices=[0,0]", "trainer.devices", "distinct"),
+    ("trainer.devices=gpu0", "trainer.devices", "'0,1'"),
+    ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches", ">= 1"),
+    ("trainer.callbacks={ModelCheckpoint:{}}", "trainer.callbacks", "EarlyStopping"),
+    ("trainer.extra={max_steps:3}", "trainer.extra.max_steps", "use trainer.max_steps"),
+    ("trainer.extra={gradient_clip_val:1}", "trainer.extra.gradient_clip_val", "optim.grad_clip"),
+    ("trainer.extra={no_such_arg:1}", "trainer.extra.no_such_arg", "not an L.Trainer argument"),
     ("trainer.snapshot_every=-1", "trainer.snapshot_every", ">= 0"),
     ("loss.mel=-1", "loss.mel", ">= 0"),
 ]
@@ -87,3 +94,22 @@ def test_bad_value_is_one_line_at_load_time(
 
 def test_defaults_are_valid() -> None:
     TrainConfig()
+    assert TrainConfig().trainer.accelerator == "auto"
+
+
+@pytest.mark.parametrize(
+    ("override", "value"),
+    [
+        ("trainer.devices=auto", "auto"),
+        ("trainer.devices=[0,1]", [0, 1]),
+        ("trainer.devices='0,1'", "0,1"),
+        ("trainer.devices=-1", -1),
+        ("trainer.precision=32", 32),
+        ("trainer.precision=bf16-mixed", "bf16-mixed"),
+    ],
+)
+def test_lightning_value_types_are_accepted(override: str, value: object) -> None:
+    typed = OmegaConf.to_object(compose_config("experiment=debug", override))
+    assert isinstance(typed, TrainConfig)
+    key = override.split("=")[0].split(".")[1]
+    assert getattr(typed.trainer, key) == value

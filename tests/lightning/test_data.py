@@ -5,7 +5,7 @@ import pytest
 from codec.data.manifest import AudioRecord, write_manifest
 from codec.lightning.config import DataConfig
 from codec.lightning.data import load_records, resolve_data_path
-from codec.lightning.run import build_datamodule
+from codec.lightning.trainer import build_datamodule
 from codec.model import Codec
 from tests.lightning.conftest import tiny_codec_config
 

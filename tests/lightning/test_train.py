@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from codec.audio import load_audio
 from codec.model import Codec
@@ -31,9 +32,17 @@ def run_train_py(*args: str, timeout: float = 600) -> subprocess.CompletedProces
 
 def test_debug_experiment_end_to_end(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    proc = run_train_py("experiment=debug", f"run_dir={run_dir}")
+    proc = run_train_py("experiment=debug", f"run_dir={run_dir}", "optim.lr_g=0.00123")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run_dir / "config.yaml").exists()
+    # where the model is and what to run next
+    assert f"Trained model: {run_dir / 'export'}" in proc.stdout
+    assert f"codec roundtrip {REPO / 'assets/speech/val'}" in proc.stdout
+    assert f"-o decoded.wav --model {run_dir / 'export'}" in proc.stdout
+    assert f"codec eval --model {run_dir / 'export'} assets/speech/val" in proc.stdout
+    # the resolved config is logged as hyper-parameters
+    hparams = yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text())
+    assert hparams["optim.lr_g"] == 0.00123 and hparams["experiment"] == "debug"
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     codec = Codec.from_pretrained(run_dir / "export")
