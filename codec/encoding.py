@@ -34,6 +34,7 @@ from codec.audio import (
 )
 from codec.data.manifest import read_manifest
 from codec.errors import USER_ERRORS, one_line
+from codec.fileio import is_temp_name
 from codec.model import Codec
 from codec.streaming import encode_blocks
 from codec.tokens import SourceStamp, Tokens, TokensFormatError
@@ -79,7 +80,12 @@ def collect_inputs(
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            # our temp files (a killed writer's) are never inputs
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in suffixes and not is_temp_name(p.name)
+            )
             found += [(p, p.relative_to(path)) for p in files if p.is_file()]
         elif path.suffix.lower() == ".txt" and path.is_file():
             found += [(p, _relative(p, path.parent)) for p in _read_list(path)]

@@ -11,8 +11,12 @@ User errors print ``error: <file>: <message>`` (never a traceback); the exit cod
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 import torch
 
@@ -56,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return ExitCode.USAGE if exc.code else ExitCode.OK
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _sigterm_interrupts():
             return int(args.func(args))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -64,6 +68,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return ExitCode.FAILED
+    except Terminated:
+        print("error: terminated (SIGTERM)", file=sys.stderr)
+        return ExitCode.TERMINATED
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it unwinds like Ctrl-C: the ``finally`` blocks
+    of atomic writes remove their temp files (the default SIGTERM action would leave them)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block (main thread only; the previous
+    handler comes back after, so a caller embedding :func:`main` keeps its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from codec.bundled import DEFAULT_MODEL
 from codec.errors import one_line
+from codec.fileio import remove_stale_temps
 from codec.loading import load_model
 from codec.model import Codec
 
@@ -42,6 +43,8 @@ class ExitCode(IntEnum):
     """Bad arguments, including a ``--model`` that cannot be loaded; nothing was done."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT, as shells report it)."""
+    TERMINATED = 143
+    """SIGTERM (128 + SIGTERM): stopped the way Ctrl-C stops, temp files removed."""
 
 
 class UsageError(ValueError):
@@ -132,11 +135,13 @@ def open_model(args: argparse.Namespace, spec: str | None = None) -> Codec:
 
 
 def check_writable(folder: Path) -> None:
-    """Create ``folder`` and check a file can be made in it (before any work is done)."""
+    """Create ``folder`` and check a file can be made in it (before any work is done); temp
+    files a killed run left there are removed."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
+        remove_stale_temps(folder, recursive=True)
     except OSError as exc:
         raise OSError(
             f"{folder}: output folder is not writable ({one_line(exc, folder)})"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codec.audio import AUDIO_EXTENSIONS, AudioError, audio_info
-from codec.fileio import atomic_path
+from codec.fileio import atomic_path, is_temp_name
 
 __all__ = [
     "BUNDLED_SPEECH_DIR",
@@ -126,9 +126,11 @@ def records_from_paths(
     split: str | None = None,
     speaker_fn: Callable[[Path], str | None] | None = None,
     skip_unreadable: bool = True,
+    unreadable: list[Path] | None = None,
 ) -> list[AudioRecord]:
     """Build records (duration from the file header) for ``paths``; unreadable files are skipped
-    when ``skip_unreadable`` (else :class:`~codec.audio.AudioError` is raised)."""
+    when ``skip_unreadable`` (and appended to ``unreadable`` if given), else
+    :class:`~codec.audio.AudioError` is raised."""
     records: list[AudioRecord] = []
     for raw in paths:
         path = Path(raw).resolve()
@@ -136,6 +138,8 @@ def records_from_paths(
             info = audio_info(path)
         except AudioError:
             if skip_unreadable:
+                if unreadable is not None:
+                    unreadable.append(path)
                 continue
             raise
         speaker = speaker_fn(path) if speaker_fn is not None else None
@@ -149,29 +153,40 @@ def scan_audio_folder(
     split: str | None = None,
     speaker_fn: Callable[[Path], str | None] | None = None,
     skip_unreadable: bool = True,
+    unreadable: list[Path] | None = None,
 ) -> list[AudioRecord]:
-    """Recursively find audio files under ``root`` by suffix (case-insensitive), sorted by path.
+    """Recursively find audio files under ``root`` by suffix (case-insensitive), sorted by path;
+    our temp files (a killed writer's) are left out.
 
     ``speaker_fn(path)`` may derive a speaker label (e.g. ``lambda p: p.parent.name``).
+    Unreadable files: see :func:`records_from_paths`.
     """
     folder = Path(root)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     suffixes = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
-    return records_from_paths(paths, split, speaker_fn, skip_unreadable)
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in suffixes and p.is_file() and not is_temp_name(p.name)
+    )
+    return records_from_paths(paths, split, speaker_fn, skip_unreadable, unreadable)
 
 
 def read_file_list(
-    path: str | os.PathLike[str], split: str | None = None, skip_unreadable: bool = True
+    path: str | os.PathLike[str],
+    split: str | None = None,
+    skip_unreadable: bool = True,
+    unreadable: list[Path] | None = None,
 ) -> list[AudioRecord]:
     """Records for a text file with one audio path per line (``#`` comments and blanks ignored;
-    relative paths are relative to the list's folder)."""
+    relative paths are relative to the list's folder). Unreadable files: see
+    :func:`records_from_paths`."""
     listing = Path(path)
     lines = listing.read_text(encoding="utf-8").splitlines()
     entries = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
     paths = [p if Path(p).is_absolute() else listing.parent / p for p in entries]
-    return records_from_paths(paths, split, skip_unreadable=skip_unreadable)
+    return records_from_paths(paths, split, None, skip_unreadable, unreadable)
 
 
 def bundled_speech(split: str | None = None) -> list[AudioRecord]:

@@ -25,6 +25,7 @@ from codec.eval.report import EvalReport, SystemResult
 from codec.eval.scores import DEFAULT_METRICS, METRICS, utterance_metrics
 from codec.eval.statistics import codebook_stats, summarize
 from codec.eval.systems import CodecSystem, System, SystemOutput
+from codec.fileio import is_temp_name
 
 __all__ = ["Utterance", "collect_files", "evaluate"]
 
@@ -42,7 +43,9 @@ def _expand(item: Path) -> list[Path]:
     """The audio paths of one input (a folder, a ``.jsonl`` manifest, a list or a file)."""
     if item.is_dir():
         found = sorted(
-            p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+            p
+            for p in item.rglob("*")
+            if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not is_temp_name(p.name)
         )
         if not found:
             raise FileNotFoundError("no audio files in folder")

@@ -19,6 +19,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from codec.fileio import atomic_dir, atomic_path, atomic_write_bytes
+from codec.lightning.checkpoints import keep_previous
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -29,6 +30,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         with atomic_path(path, force=True) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
+            keep_previous(Path(path))  # last.ckpt -> last.prev.ckpt, once the new one is whole
 
 
 def global_rng_state() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from codec.data.collate import AudioCollate
 from codec.data.datasets import AudioCropDataset, UtteranceDataset
 from codec.data.manifest import AudioRecord, read_file_list, read_manifest, scan_audio_folder
 from codec.data.sampler import LengthBucketBatchSampler
+from codec.data.screen import screen_records
 from codec.lightning.config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -37,24 +39,52 @@ def resolve_data_path(path: str) -> Path:
     return REPO_ROOT / candidate
 
 
-def load_records(path: str, split: str | None = None) -> list[AudioRecord]:
-    """A folder (recursive), a file list (``.txt``) or a JSONL manifest -> records."""
+def load_records(
+    path: str, split: str | None = None, unreadable: list[Path] | None = None
+) -> list[AudioRecord]:
+    """A folder (recursive), a file list (``.txt``) or a JSONL manifest -> records. Files whose
+    header cannot be read are skipped, and listed in ``unreadable`` when given."""
     source = resolve_data_path(path)
     if not source.exists():
         hint = BUNDLED_HINT if Path(path).parts[:2] == ("assets", "speech") else ""
         raise FileNotFoundError(f"data path not found: {path}{hint}")
     if source.is_dir():
-        records = scan_audio_folder(source, split=split)
+        records = scan_audio_folder(source, split=split, unreadable=unreadable)
     elif source.suffix == ".jsonl":
         # One manifest may hold all splits (recipes/libritts): keep ours if it names any.
         records = read_manifest(source)
         if split is not None and any(r.split == split for r in records):
             records = [r for r in records if r.split == split]
     else:
-        records = read_file_list(source, split=split)
-    if not records:
+        records = read_file_list(source, split=split, unreadable=unreadable)
+    if not records and not unreadable:
         raise ValueError(f"no readable audio found in {path}")
     return records
+
+
+def usable_records(
+    path: str, split: str, min_seconds: float, key: str, report: bool = True
+) -> list[AudioRecord]:
+    """The records of ``path`` that hold usable audio (:func:`screen_records`), read once
+    before training. None usable: ``ValueError`` with the counts by reason; some skipped: one
+    ``warning:`` line on stderr (when ``report``) with the counts."""
+    unreadable: list[Path] = []
+    records = load_records(path, split, unreadable)
+    screened = screen_records(records, min_seconds)
+    screened.skipped["unreadable"] += len(unreadable)
+    total = len(records) + len(unreadable)
+    if not +screened.skipped:  # unary +: drops the zero count added above
+        return screened.usable
+    counts = screened.summary(min_seconds)
+    if not screened.usable:
+        raise ValueError(f"{key}={path}: no usable audio in {total} file(s) ({counts})")
+    if report:
+        print(
+            f"warning: {key}={path}: skipped {total - len(screened.usable)} of "
+            f"{total} file(s) ({counts})",
+            file=sys.stderr,
+        )
+    return screened.usable
 
 
 class EpochRandomSampler(Sampler[int]):
@@ -171,8 +201,10 @@ class CodecDataModule(L.LightningDataModule):
         norm = c.normalize if c.normalize in ("none", "peak", "loudness") else "invalid"
         if norm == "invalid":
             raise ValueError(f"data.normalize must be none, peak or loudness, got {c.normalize!r}")
+        crop_seconds = c.frames_per_crop * self.hop_length / self.sample_rate
+        report = self._replicas()[1] == 0  # one warning line, not one per process
         self.train_set = AudioCropDataset(
-            load_records(c.train, "train"),
+            usable_records(c.train, "train", crop_seconds, "data.train", report),
             self.sample_rate,
             self.hop_length,
             c.frames_per_crop,
@@ -182,7 +214,7 @@ class CodecDataModule(L.LightningDataModule):
             augment=Augment(tuple(c.speeds), c.gain_db),
         )
         self.val_set = UtteranceDataset(
-            load_records(c.val, "val"),
+            usable_records(c.val, "val", self.hop_length / self.sample_rate, "data.val", report),
             self.sample_rate,
             channels=self.channels,
             normalize=norm,  # type: ignore[arg-type]

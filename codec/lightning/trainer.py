@@ -24,6 +24,7 @@ from codec.lightning.callbacks import (
     ExportCallback,
     SnapshotCallback,
 )
+from codec.lightning.checkpoints import find_resume
 from codec.lightning.config import (
     FREEZABLE,
     LOGGER_KINDS,
@@ -227,15 +228,9 @@ def make_logger(cfg: LoggerConfig, run_dir: Path) -> Any:
 
 
 def resume_path(resume: str, run_dir: Path) -> str | None:
-    """``auto``: the run's ``last.ckpt`` if any; ``none``: fresh; else a checkpoint path."""
-    if resume in ("", "none", "never"):
-        return None
-    if resume == "auto":
-        last = run_dir / "checkpoints" / "last.ckpt"
-        return str(last) if last.exists() else None
-    if not Path(resume).exists():
-        raise FileNotFoundError(f"resume checkpoint not found: {resume}")
-    return resume
+    """``auto``: the run's ``last.ckpt`` if any (an unreadable one falls back to the newest
+    readable checkpoint, with a warning); ``none``: fresh; else a checkpoint path."""
+    return find_resume(resume, run_dir)
 
 
 def init_weights(codec: Codec, source: str) -> None:
