@@ -271,7 +271,7 @@ class FileEncoder:
                 if problem is None:
                     self.report.skipped += 1
                 else:
-                    self._fail(job.output, f"{problem}; use --force to overwrite")
+                    self._fail(job.output, f"{problem} (use --force to overwrite)")
                 continue
             try:
                 info = audio_info(job.source)

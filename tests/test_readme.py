@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import huggingface_hub
+import huggingface_hub.constants
 import pytest
 import soundfile as sf
 import torch
