@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from codec.audio.mel import mel_filterbank
+from codec.choices import ADVERSARIAL_KINDS, AdversarialKind
 from codec.inputs import mono_batch
-
-AdversarialKind = Literal["hinge", "lsgan"]
-#: the adversarial loss kinds ``adversarial_g_loss`` / ``adversarial_d_loss`` accept
-ADVERSARIAL_KINDS: tuple[str, ...] = get_args(AdversarialKind)
 
 DEFAULT_MEL_WINDOWS: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
 DEFAULT_MEL_BINS: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)

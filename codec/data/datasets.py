@@ -14,7 +14,6 @@ import logging
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from codec.audio import AudioError, convert_channels, load_audio, loudness_normalize, peak_normalize
+from codec.choices import Normalize
 from codec.data.augment import Augment
 from codec.data.collate import AudioItem
 from codec.data.crops import crop_samples, random_aligned_crop
@@ -30,8 +30,6 @@ from codec.data.manifest import AudioRecord
 __all__ = ["AudioCropDataset", "AudioDatasetBase", "Normalize", "UtteranceDataset"]
 
 logger = logging.getLogger(__name__)
-
-Normalize = Literal["none", "peak", "loudness"]
 
 
 class AudioDatasetBase(Dataset[AudioItem | None]):

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
+from codec.choices import ADVERSARIAL_KINDS, DISCRIMINATOR_NAMES, NORMALIZE_KINDS
 from codec.config import CodecConfig
-from codec.data.datasets import Normalize
-from codec.discriminators import DISCRIMINATORS
-from codec.losses import ADVERSARIAL_KINDS
 
 #: ``optim.decay``: the learning-rate decays ``codec.lightning.module.lr_lambda`` implements
 LR_DECAYS = ("cosine", "linear", "none")
@@ -94,7 +92,7 @@ class DiscriminatorConfig:
 
     def __post_init__(self) -> None:
         for name in self.names:
-            check_choice("discriminator.names", name, sorted(DISCRIMINATORS))
+            check_choice("discriminator.names", name, sorted(DISCRIMINATOR_NAMES))
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"config key 'discriminator.names' has repeats: {list(self.names)}")
         check_min("discriminator.filters", self.filters, 1)
@@ -177,7 +175,7 @@ class DataConfig:
     gain_db: float = 0.0
 
     def __post_init__(self) -> None:
-        check_choice("data.normalize", self.normalize, get_args(Normalize))
+        check_choice("data.normalize", self.normalize, NORMALIZE_KINDS)
         for speed in self.speeds:
             if not 0.5 <= speed <= 2.0:
                 raise ValueError(

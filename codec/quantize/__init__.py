@@ -3,16 +3,24 @@
 ``EMACodebook -> VectorQuantizer -> ResidualVQ -> GroupedResidualVQ``, with ``SimVQCodebook``
 as an alternative codebook and ``GroupedResidualFSQ`` (finite scalar quantization) beside them;
 every quantizer maps ``[B, D, T]`` latents to ``[B, K, T]`` codes (group-major) and back.
+
+The names load on first use: ``codec.quantize.config`` (plain dataclasses, what the model
+schema needs) must not pull in torch, and importing it runs this file.
 """
 
-from codec.quantize.base import QuantizerBase, QuantizerLayout, QuantizerOutput
-from codec.quantize.codebook import EMACodebook
-from codec.quantize.config import BypassConfig, CodebookConfig
-from codec.quantize.fsq import FSQCodebook, GroupedResidualFSQ
-from codec.quantize.grvq import GroupedResidualVQ
-from codec.quantize.rvq import ResidualVQ
-from codec.quantize.simvq import SimVQCodebook
-from codec.quantize.vq import VectorQuantizer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codec.quantize.base import QuantizerBase, QuantizerLayout, QuantizerOutput
+    from codec.quantize.codebook import EMACodebook
+    from codec.quantize.config import BypassConfig, CodebookConfig
+    from codec.quantize.fsq import FSQCodebook, GroupedResidualFSQ
+    from codec.quantize.grvq import GroupedResidualVQ
+    from codec.quantize.rvq import ResidualVQ
+    from codec.quantize.simvq import SimVQCodebook
+    from codec.quantize.vq import VectorQuantizer
 
 __all__ = [
     "BypassConfig",
@@ -28,3 +36,20 @@ __all__ = [
     "SimVQCodebook",
     "VectorQuantizer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use and then kept here."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from codec.quantize import base, codebook, config, fsq, grvq, rvq, simvq, vq
+
+    for module in (base, codebook, config, fsq, grvq, rvq, simvq, vq):
+        if name in vars(module):
+            globals()[name] = vars(module)[name]
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
