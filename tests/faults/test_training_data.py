@@ -6,9 +6,6 @@ line and trains on the rest."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +15,7 @@ import soundfile as sf
 from codec.data.manifest import AudioRecord
 from codec.data.screen import screen_records
 from codec.lightning.run import run_training
-from tests.lightning.conftest import REPO, compose_config
+from tests.lightning.conftest import compose_config, run_train_py
 
 SR = 16000
 CROP_SECONDS = 16 * 16 / SR  # experiment=debug: 16 frames of the tiny model's hop (16)
@@ -42,18 +39,6 @@ def good_file(path: Path, seconds: float = 0.5) -> Path:
     return path
 
 
-def train_py(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_screen_counts_each_reason(tmp_path: Path) -> None:
     folder = bad_folder(tmp_path / "bad")
     good = good_file(folder / "good.wav")
@@ -71,7 +56,9 @@ def test_screen_counts_each_reason(tmp_path: Path) -> None:
 def test_no_usable_training_audio_is_one_line_before_step_0(tmp_path: Path) -> None:
     train = bad_folder(tmp_path / "train")
     run = tmp_path / "run"
-    proc = train_py("experiment=debug", f"run_dir={run}", f"data.train={train}", "logger=none")
+    proc = run_train_py(
+        "experiment=debug", f"run_dir={run}", f"data.train={train}", "logger=none", timeout=300
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

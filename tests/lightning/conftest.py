@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,22 @@ from codec.lightning.config import TrainConfig, codec_config
 from codec.lightning.run import register_schema
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def run_train_py(
+    *args: str, python_flags: tuple[str, ...] = (), timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python [python_flags] train.py args`` from the repository root, as a user runs it
+    (one thread, Hydra's short errors); output captured as text."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, *python_flags, "train.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def compose_config(*overrides: str) -> DictConfig:

@@ -3,9 +3,6 @@ Lightning imported), one folder per multirun job, the config as hyper-parameters
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,19 +10,7 @@ import torch
 import yaml
 
 from codec.lightning.run import flat_hparams
-from tests.lightning.conftest import REPO, compose_config
-
-
-def train_py(*args: str, python_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, *python_flags, "train.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+from tests.lightning.conftest import REPO, compose_config, run_train_py
 
 
 def imported_modules(importtime_log: str) -> set[str]:
@@ -42,7 +27,7 @@ def imported_modules(importtime_log: str) -> set[str]:
 def test_help_and_cfg_job_answer_without_importing_lightning_or_torch(
     args: tuple[str, ...],
 ) -> None:
-    proc = train_py(*args, "experiment=debug", python_flags=("-X", "importtime"))
+    proc = run_train_py(*args, "experiment=debug", python_flags=("-X", "importtime"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     modules = imported_modules(proc.stderr)
     assert "codec.lightning.run" in modules  # the report was read
@@ -67,13 +52,14 @@ def test_hyper_parameters_are_the_flattened_resolved_config() -> None:
 @pytest.mark.slow
 def test_multirun_trains_each_job_in_its_own_folder(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    proc = train_py(
+    proc = run_train_py(
         "-m",
         "experiment=debug",
         "trainer.max_steps=2",
         "logger=none",
         "optim.lr_g=1e-3,2e-3",
         f"hydra.sweep.dir={sweep}",
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lrs = []
@@ -91,12 +77,13 @@ def test_multirun_trains_each_job_in_its_own_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_multirun_refuses_a_shared_run_dir(tmp_path: Path) -> None:
-    proc = train_py(
+    proc = run_train_py(
         "-m",
         "experiment=debug",
         f"run_dir={tmp_path / 'run'}",
         "optim.lr_g=1e-3,2e-3",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        timeout=900,
     )
     assert proc.returncode == 2
     assert "error: config key 'run_dir' cannot be set in a multirun" in proc.stderr

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +10,9 @@ import yaml
 
 from codec.audio import load_audio
 from codec.model import Codec
-from tests.lightning.conftest import REPO
+from tests.lightning.conftest import REPO, run_train_py
 
 pytestmark = pytest.mark.slow
-
-
-def run_train_py(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_debug_experiment_end_to_end(tmp_path: Path) -> None:
