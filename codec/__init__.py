@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from codec import lazy
+
 if TYPE_CHECKING:
     from codec.bundled import DEFAULT_MODEL, bundled_models
     from codec.config import (
@@ -54,12 +56,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from codec import bundled, config, loading, model, streaming, tokens
 
-    for module in (model, tokens, streaming, loading, config, bundled):
-        if name in vars(module):
-            globals()[name] = vars(module)[name]
-            return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.export_from(
+        globals(), __name__, name, (model, tokens, streaming, loading, config, bundled)
+    )
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return lazy.names(globals(), __all__)

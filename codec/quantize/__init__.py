@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from codec import lazy
+
 if TYPE_CHECKING:
     from codec.quantize.base import QuantizerBase, QuantizerLayout, QuantizerOutput
     from codec.quantize.codebook import EMACodebook
@@ -44,12 +46,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from codec.quantize import base, codebook, config, fsq, grvq, rvq, simvq, vq
 
-    for module in (base, codebook, config, fsq, grvq, rvq, simvq, vq):
-        if name in vars(module):
-            globals()[name] = vars(module)[name]
-            return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return lazy.export_from(
+        globals(), __name__, name, (base, codebook, config, fsq, grvq, rvq, simvq, vq)
+    )
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return lazy.names(globals(), __all__)
