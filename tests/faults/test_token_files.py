@@ -70,9 +70,8 @@ def _flip(offset: int) -> Callable[[Path], None]:
 
 
 def _old(**fields: Any) -> Callable[[Path], None]:
-    """The version-1 layout of older releases (payload CRC only, one integer type per code),
-    with ``fields`` set."""
-    return lambda path: edit(_as_v2(path), lambda h: h.update(fields), version=1)
+    """The version-1 layout of older releases (payload CRC only), with ``fields`` set."""
+    return lambda path: edit(path, lambda h: h.update(fields), version=1)
 
 
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
