@@ -16,6 +16,7 @@ where plain packing would take 10 (their information content is 9.29 bits).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -59,12 +60,7 @@ class Packing:
         """The fewest bits per code for this size (ties: fewer codes per word)."""
         if not _is_int(codebook_size) or codebook_size < 1:
             raise PackingError(f"codebook_size must be a positive integer, got {codebook_size!r}")
-        best = 1
-        for n in range(2, MAX_WORD_BITS + 1):
-            if _bits(codebook_size**n) > MAX_WORD_BITS:
-                break
-            if _bits(codebook_size**n) * best < _bits(codebook_size**best) * n:
-                best = n
+        best = _codes_per_word(codebook_size)
         return cls(codebook_size, best, _bits(codebook_size**best))
 
     @property
@@ -79,6 +75,17 @@ class Packing:
 
     def payload_bytes(self, count: int) -> int:
         return -(-self.payload_bits(count) // 8)
+
+
+@cache
+def _codes_per_word(size: int) -> int:
+    best = 1
+    for n in range(2, MAX_WORD_BITS + 1):
+        if _bits(size**n) > MAX_WORD_BITS:
+            break
+        if _bits(size**n) * best < _bits(size**best) * n:
+            best = n
+    return best
 
 
 def _is_int(value: object) -> bool:
