@@ -24,6 +24,8 @@ __all__ = ["MAX_WORD_BITS", "Packing", "PackingError", "pack_codes", "unpack_cod
 
 MAX_WORD_BITS = 64
 """Words are computed in uint64."""
+_CHUNK_WORDS = 1 << 16
+"""Words packed or unpacked at a time (a multiple of 8, so that chunks meet at byte edges)."""
 
 
 class PackingError(ValueError):
@@ -42,17 +44,19 @@ class Packing:
     ``word_bits`` bits."""
 
     codebook_size: int
-    codes_per_word: int = 1
-    word_bits: int = 0
+    codes_per_word: int
+    word_bits: int
 
     def __post_init__(self) -> None:
         size, n, bits = self.codebook_size, self.codes_per_word, self.word_bits
         if not (_is_int(size) and _is_int(n) and _is_int(bits)):
             raise PackingError(f"packing fields must be integers, got {size!r}, {n!r}, {bits!r}")
-        if size < 1 or n < 1 or not _bits(size**n) <= bits <= MAX_WORD_BITS:
+        # bounds first: size**n of a forged n = 10**9 would take minutes and gigabytes
+        limits = size >= 1 and 1 <= n <= MAX_WORD_BITS and 0 <= bits <= MAX_WORD_BITS
+        if not limits or _bits(size**n) > bits:
             raise PackingError(
                 f"{n} code(s) of a {size}-code book do not fit a word of {bits} bits "
-                f"(needs {_bits(max(size, 1) ** max(n, 1))}, at most {MAX_WORD_BITS})"
+                f"(words hold 1 to {MAX_WORD_BITS} codes in at most {MAX_WORD_BITS} bits)"
             )
 
     @classmethod
@@ -116,20 +120,32 @@ def _word_bits(words: np.ndarray, bits: int) -> np.ndarray:
     return planes.reshape(len(words), 8 * dtype.itemsize)[:, :bits].reshape(-1)
 
 
+def _pack_chunk(codes: np.ndarray, packing: Packing) -> np.ndarray:
+    """Codes [N] (whole words, then at most one tail word) -> their bits [payload_bits(N)]."""
+    n, size = packing.codes_per_word, packing.codebook_size
+    whole = codes.size - codes.size % n
+    flat = codes.astype(np.uint64)
+    streams = [_word_bits(_to_words(flat[:whole].reshape(-1, n), size, n), packing.word_bits)]
+    if whole < codes.size:
+        tail = _to_words(flat[whole:].reshape(1, -1), size, codes.size - whole)
+        streams.append(_word_bits(tail, _bits(size ** (codes.size - whole))))
+    return np.concatenate(streams)
+
+
 def pack_codes(codes: np.ndarray, packing: Packing) -> bytes:
     """Codes (any shape, flattened in C order; every value in ``[0, codebook_size)``) -> the
     packed bytes (``packing.payload_bytes(codes.size)`` of them)."""
-    flat = np.ascontiguousarray(codes).reshape(-1).astype(np.uint64)
-    if flat.size and int(flat.max()) >= packing.codebook_size:
-        raise PackingError(f"code {int(flat.max())} is outside a {packing.codebook_size}-code book")
-    n, size = packing.codes_per_word, packing.codebook_size
-    whole = flat.size - flat.size % n
-    streams = [_word_bits(_to_words(flat[:whole].reshape(-1, n), size, n), packing.word_bits)]
-    rest = flat.size - whole
-    if rest:
-        tail = _to_words(flat[whole:].reshape(1, rest), size, rest)
-        streams.append(_word_bits(tail, _bits(size**rest)))
-    return np.packbits(np.concatenate(streams), bitorder="little").tobytes()
+    flat = np.ascontiguousarray(codes).reshape(-1)
+    if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= packing.codebook_size):
+        bad = int(flat.min()) if int(flat.min()) < 0 else int(flat.max())
+        raise PackingError(f"code {bad} is outside a {packing.codebook_size}-code book")
+    # chunks of a multiple of 8 words end on a byte boundary, and bound the temporaries
+    # (about 50 bytes per code) for hours-long files
+    step = _CHUNK_WORDS * packing.codes_per_word
+    return b"".join(
+        np.packbits(_pack_chunk(flat[i : i + step], packing), bitorder="little").tobytes()
+        for i in range(0, flat.size, step)
+    )
 
 
 def _read_words(bits: np.ndarray, count: int, width: int) -> np.ndarray:
@@ -142,34 +158,46 @@ def _read_words(bits: np.ndarray, count: int, width: int) -> np.ndarray:
 
 
 def _to_codes(words: np.ndarray, size: int, n: int) -> np.ndarray:
-    """Words [M] -> codes [M, n] (uint64); words must be below ``size**n``."""
+    """Words [M] -> codes [M * n] (uint64); PackingError unless every word is below
+    ``size**n`` (every code inside the codebook)."""
+    if size**n < 2**64 and words.size and int(words.max()) >= size**n:
+        raise PackingError(f"packed codes hold codes outside the codebook ({size} codes)")
     codes = np.empty((len(words), n), dtype=np.uint64)
     for i in range(n - 1):
         words, codes[:, i] = np.divmod(words, np.uint64(size))
     codes[:, n - 1] = words
-    return codes
+    return codes.reshape(-1)
+
+
+def _unpack_chunk(data: bytes, count: int, packing: Packing) -> np.ndarray:
+    """The bits of ``data`` -> ``count`` codes (uint64): whole words, then one tail word."""
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    n, size, width = packing.codes_per_word, packing.codebook_size, packing.word_bits
+    words, rest = divmod(count, n)
+    codes = _to_codes(_read_words(bits[: words * width], words, width), size, n)
+    if not rest:
+        return codes
+    tail = bits[words * width : packing.payload_bits(count)]
+    return np.concatenate([codes, _to_codes(_read_words(tail, 1, tail.size), size, rest)])
 
 
 def unpack_codes(data: bytes, count: int, packing: Packing) -> np.ndarray:
-    """The ``count`` codes packed in ``data`` (uint64 [count]). PackingError (one line) when
-    ``data`` has the wrong length, non-zero padding bits, or a word holds a code outside the
-    codebook."""
-    total, expected = packing.payload_bits(count), packing.payload_bytes(count)
+    """The ``count`` codes packed in ``data``, flat, in the smallest unsigned type that holds
+    them. PackingError (one line) when ``data`` has the wrong length, non-zero padding bits, or
+    a word holds a code outside the codebook."""
+    expected = packing.payload_bytes(count)
     if len(data) != expected:
         raise PackingError(
             f"packed codes are truncated or padded: {len(data)} bytes, expected {expected}"
         )
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
-    if bits[total:].any():
+    used = packing.payload_bits(count) - 8 * (expected - 1)  # bits of the last byte in use
+    if expected and data[-1] >> used:
         raise PackingError("packed codes end in padding bits that are not zero")
-    n, size, width = packing.codes_per_word, packing.codebook_size, packing.word_bits
-    words_n, rest = divmod(count, n)
-    parts = [(_read_words(bits[: words_n * width], words_n, width), n)]
-    if rest:
-        parts.append((_read_words(bits[words_n * width : total], 1, _bits(size**rest)), rest))
-    out = []
-    for words, digits in parts:
-        if size**digits < 2**64 and words.size and int(words.max()) >= size**digits:
-            raise PackingError(f"packed codes hold codes outside the codebook ({size} codes)")
-        out.append(_to_codes(words, size, digits).reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
+    out = np.empty(count, dtype=_word_dtype(_bits(packing.codebook_size)))
+    step = _CHUNK_WORDS * packing.codes_per_word  # codes per chunk; whole bytes each
+    for start in range(0, count, step):
+        stop = min(start + step, count)
+        first = packing.payload_bits(start) // 8
+        last = packing.payload_bytes(stop)
+        out[start:stop] = _unpack_chunk(data[first:last], stop - start, packing)
+    return out

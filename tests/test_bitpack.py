@@ -14,15 +14,16 @@ from codec.bitpack import Packing, PackingError, pack_codes, unpack_codes
 
 
 def reference_pack(codes: list[int], packing: Packing) -> bytes:
-    """The layout of ``codec.bitpack``'s docstring, written with Python integers."""
+    """The layout of ``codec.bitpack``'s docstring, written with Python integers and strings."""
     size, n = packing.codebook_size, packing.codes_per_word
-    stream, offset = 0, 0
+    bits = []  # each word's bits, least significant first
     for start in range(0, len(codes), n):
         chunk = codes[start : start + n]
         word = sum(c * size**i for i, c in enumerate(chunk))
-        stream |= word << offset
-        offset += packing.word_bits if len(chunk) == n else (size ** len(chunk) - 1).bit_length()
-    return stream.to_bytes(-(-offset // 8), "little")
+        width = packing.word_bits if len(chunk) == n else (size ** len(chunk) - 1).bit_length()
+        bits.append(format(word, f"0{width}b")[::-1] if width else "")
+    stream = "".join(bits)
+    return int(stream[::-1] or "0", 2).to_bytes(-(-len(stream) // 8), "little")
 
 
 @st.composite
@@ -55,6 +56,17 @@ def test_layout_is_the_documented_one(case: tuple[np.ndarray, int]) -> None:
     codes, size = case
     packing = Packing.for_codebook(size)
     assert pack_codes(codes, packing) == reference_pack(codes.reshape(-1).tolist(), packing)
+
+
+@pytest.mark.parametrize(("size", "count"), [(1024, 70_001), (625, 200_000), (3, 2_000_000)])
+def test_long_inputs_pack_in_chunks_that_meet_at_byte_edges(size: int, count: int) -> None:
+    """Packing runs 65536 words at a time (bounded memory for hours of codes); the chunks join
+    into the same stream as one piece."""
+    codes = np.random.default_rng(size).integers(0, size, count)
+    packing = Packing.for_codebook(size)
+    data = pack_codes(codes, packing)
+    assert data == reference_pack(codes.tolist(), packing)
+    assert np.array_equal(unpack_codes(data, count, packing), codes)
 
 
 @pytest.mark.parametrize("bits", range(0, 33))
@@ -121,10 +133,12 @@ def test_codes_outside_the_book_are_not_packed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "n", "bits"), [(1024, 1, 9), (1024, 2, 19), (0, 1, 0), (3, 41, 64), (2, 1, 65)]
+    ("size", "n", "bits"),
+    [(1024, 1, 9), (1024, 2, 19), (0, 1, 0), (3, 41, 64), (2, 1, 65), (1024, 10**9, 64)],
 )
 def test_impossible_packings_are_refused(size: int, n: int, bits: int) -> None:
-    with pytest.raises(PackingError):
+    """Refused at once (a forged header's ``10**9`` codes per word is never raised to)."""
+    with pytest.raises(PackingError, match="do not fit a word"):
         Packing(size, n, bits)
 
 
