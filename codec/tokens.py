@@ -253,9 +253,11 @@ class Tokens:
         """Seconds of audio these tokens stand for (all items)."""
         return int(self.num_samples.sum()) / self.sample_rate
 
-    def save(self, path: str | os.PathLike[str], force: bool = False) -> None:
+    def save(
+        self, path: str | os.PathLike[str], force: bool = False, version: int = FORMAT_VERSION
+    ) -> None:
         """Write atomically (temp file + rename); refuse to overwrite unless ``force``."""
-        atomic_write_bytes(path, self.to_bytes(), force=force)
+        atomic_write_bytes(path, self.to_bytes(version), force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Tokens:

@@ -33,7 +33,7 @@ def make_tokens(codebook_size: int = 1024, groups: int = 2, k: int = 4) -> Token
 def test_round_trip(tmp_path: Path, codebook_size: int, version: int) -> None:
     tokens = make_tokens(codebook_size)
     path = tmp_path / "x.tok"
-    path.write_bytes(tokens.to_bytes(version))
+    tokens.save(path, version=version)
     assert path.read_bytes()[4] == version
     back = Tokens.load(path)
     assert torch.equal(back.codes, tokens.codes)
