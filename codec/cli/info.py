@@ -80,10 +80,10 @@ def model_info(spec: str, codec: Codec) -> str:
 def _measured(payload: int, size: int, seconds: float) -> str:
     """The file's bitrate: its codes alone, and with the header (bits per second of audio)."""
     if seconds <= 0:
-        return "file holds no audio"
+        return "none: the file holds no audio"
     return (
-        f"{payload * 8 / seconds / 1000:.4g} kbps in the file's codes "
-        f"({size * 8 / seconds / 1000:.4g} kbps with the header)"
+        f"{payload * 8 / seconds / 1000:.4g} kbps of codes, "
+        f"{size * 8 / seconds / 1000:.4g} kbps with the header"
     )
 
 
@@ -107,8 +107,8 @@ def token_info(path: Path, tokens: Tokens) -> str:
             f"  layout        [B={tokens.codes.shape[0]}, K={tokens.num_codebooks}, "
             f"T={tokens.num_frames}], {tokens.groups} group(s) x {tokens.levels} levels, "
             f"group-major, {tokens.codebook_size} codes",
-            f"  bitrate       {tokens.bitrate / 1000:g} kbps nominal, "
-            f"{_measured(payload_bytes(data), len(data), tokens.duration)} "
+            f"  bitrate       {tokens.bitrate / 1000:g} kbps nominal",
+            f"  file bitrate  {_measured(payload_bytes(data), len(data), tokens.duration)} "
             f"(format version {data[4]})",
             f"  frames        {', '.join(map(str, frames[:8]))}{' ...' if len(frames) > 8 else ''}",
             f"  duration      {sum(seconds):.2f} s in {len(seconds)} item(s)",

@@ -30,9 +30,10 @@ def test_info_shows_the_measured_bitrate(tmp_path: Path, models: dict[str, Path]
     assert cli(capsys, "encode", wav, "-o", tmp_path / "a.tok", "-m", models["causal"])[0] == 0
     code, out, _ = cli(capsys, "info", tmp_path / "a.tok")
     assert code == 0
-    assert "40 kbps nominal, 40 kbps in the file's codes" in out and "version 3" in out
+    assert "bitrate       40 kbps nominal\n" in out
+    assert "file bitrate  40 kbps of codes" in out and "(format version 3)" in out
     old = tmp_path / "old.tok"
     old.write_bytes(Tokens.load(tmp_path / "a.tok").to_bytes(version=2))
     code, out, _ = cli(capsys, "info", old)
     assert code == 0
-    assert "40 kbps nominal, 64 kbps in the file's codes" in out and "version 2" in out
+    assert "file bitrate  64 kbps of codes" in out and "(format version 2)" in out
