@@ -26,6 +26,8 @@ from codec.data.manifest import (
     records_from_paths,
 )
 from codec.errors import install_hint, one_line
+from codec.lm.fields import field_kinds, input_root, record_fields, relative_entry, relative_source
+from codec.lm.parquet import has_pyarrow, write_parquet
 from codec.lm.shards import (
     MANIFEST_NAME,
     SHARDS_FORMAT,
@@ -33,7 +35,6 @@ from codec.lm.shards import (
     code_dtype,
     read_shard_manifest,
     shard_name,
-    write_parquet,
     write_shard,
     write_shard_manifest,
 )
@@ -231,7 +232,8 @@ def export_tokens(
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     unreadable: list[dict[str, str]] = []
-    records = resolve_inputs(inputs, unreadable)
+    given = [inputs] if isinstance(inputs, (str, os.PathLike, AudioRecord)) else list(inputs)
+    records, root = resolve_inputs(given, unreadable), input_root(given)
     if parquet and not has_pyarrow():
         warnings.warn(
             f"pyarrow is not installed: Parquet output skipped ({install_hint('lm')})", stacklevel=2
@@ -239,10 +241,13 @@ def export_tokens(
         parquet = False
     out = Path(out_dir)
     manifest = _prepare_dir(out, _header(codec, k, shard_size), force)
-    done = {it["source"] for s in manifest["shards"] for it in s["items"]}
-    todo = [r for r in records if _source(r) not in done]
+    manifest["fields"] = field_kinds(records)  # what each item carries; the Parquet schema
+    manifest["source_root"] = relative_source(root, out.resolve())  # sources are below it
+    done = {relative_source(it["source"], root) for s in manifest["shards"] for it in s["items"]}
+    todo = [r for r in records if relative_source(r.path, root) not in done]
 
     def skip(path: str, entry: dict[str, str]) -> None:
+        entry = relative_entry(entry, root)  # no absolute path in the outputs
         manifest["skipped"].append(entry)
         if on_skip is None:
             warnings.warn(f"skipping {path}: {entry['reason']}", stacklevel=4)
@@ -257,7 +262,8 @@ def export_tokens(
     )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else codec.device))
     codec.to(device).eval()
-    writer = _ShardWriter(out, manifest, np.dtype(manifest["dtype"]), shard_size, parquet, say)
+    dtype = np.dtype(manifest["dtype"])
+    writer = _ShardWriter(out, manifest, dtype, shard_size, parquet, say, root)
     loader = DataLoader(
         _AudioSet(todo, codec.sample_rate, codec.channels),
         batch_size=batch_size,
@@ -303,15 +309,6 @@ def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
         )
 
 
-def has_pyarrow() -> bool:
-    """Whether the optional ``pyarrow`` (Parquet output) is installed."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _encode_batch(
     codec: Codec,
     batch: list[tuple[int, torch.Tensor | str]],
@@ -345,7 +342,8 @@ def _encode_batch(
 
 
 class _ShardWriter:
-    """Buffers utterances and writes a shard once ``shard_size`` frames are collected."""
+    """Buffers utterances and writes a shard once ``shard_size`` frames are collected; item
+    sources are stored relative to ``root``."""
 
     def __init__(
         self,
@@ -355,8 +353,9 @@ class _ShardWriter:
         shard_size: int,
         parquet: bool,
         log: Callable[[str], None],
+        root: Path,
     ) -> None:
-        self.out, self.manifest, self.dtype = out, manifest, dtype
+        self.out, self.manifest, self.dtype, self.root = out, manifest, dtype, root
         self.shard_size, self.parquet, self.log = shard_size, parquet, log
         names = [int(s["name"].split("-")[-1]) for s in manifest["shards"]]
         self.next_number = max(names, default=-1) + 1
@@ -367,7 +366,8 @@ class _ShardWriter:
         self.codes.append(codes)
         self.items.append(
             {
-                "source": _source(record),
+                "source": relative_source(record.path, self.root),
+                **record_fields(record),
                 "duration": round(num_samples / int(self.manifest["sample_rate"]), 6),
                 "num_samples": num_samples,
                 "num_frames": int(codes.shape[1]),
@@ -382,7 +382,10 @@ class _ShardWriter:
         name = shard_name(self.next_number)
         entry = write_shard(self.out, name, self.codes, self.dtype)
         if self.parquet:
-            entry["parquet"] = write_parquet(self.out, name, self.items, self.codes)
+            kinds = self.manifest["fields"]
+            entry["parquet"] = write_parquet(
+                self.out, name, self.items, self.codes, kinds, self.dtype
+            )
         entry["items"] = self.items
         self.manifest["shards"].append(entry)
         write_shard_manifest(self.out, self.manifest)  # the shard counts as done from here on

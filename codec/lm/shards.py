@@ -5,20 +5,22 @@ A shard directory holds, per shard ``shard-NNNNN``::
     shard-NNNNN.codes.npy   codes [K, total_frames], smallest unsigned dtype, utterances
                             concatenated along time
     shard-NNNNN.index.npy   int64 [N, 2]: (offset, length) in frames of each utterance
-    shard-NNNNN.parquet     optional: one row per utterance (source, num_frames, num_samples,
-                            codes as a list per codebook), when pyarrow is installed
+    shard-NNNNN.parquet     optional: one row per utterance (its fields, source, frames,
+                            samples, codes ``[K][T]`` as uint8/uint16; see ``lm/parquet.py``)
 
 and one ``manifest.json`` (written last, atomically, after each shard) describing the model
-(id, sample rate, frame rate, groups, levels, codebook sizes), every completed shard and the
-utterances in it (source path, duration, samples, frames). Everything loads with
-``np.load(path, mmap_mode="r")``; pickle is never allowed.
+(id, sample rate, frame rate, groups, levels, codebook sizes), the carried ``fields`` and their
+types, every completed shard and the utterances in it (source path relative to
+``source_root``, itself relative to the shard folder; the input manifest's ``id``, ``speaker``,
+``text``, ``split`` and other fields; duration, samples, frames). No path is absolute.
+Everything loads with ``np.load(path, mmap_mode="r")``; pickle is never allowed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,8 @@ def shard_name(number: int) -> str:
 @dataclass(frozen=True)
 class ShardItem:
     """Where one exported utterance lives: ``shard`` (position in the manifest), ``row`` in
-    its index, and its manifest record (source, duration, num_samples, num_frames)."""
+    its index, and its manifest record (source, duration, num_samples, num_frames, and the
+    carried ``fields``: id, speaker, text, split, ...)."""
 
     shard: int
     row: int
@@ -60,6 +63,7 @@ class ShardItem:
     duration: float
     num_samples: int
     num_frames: int
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _save_npy(path: Path, array: np.ndarray, force: bool = True) -> None:
@@ -87,31 +91,6 @@ def write_shard(
         "num_frames": int(lengths.sum()),
     }
     return entry
-
-
-def write_parquet(
-    out_dir: Path, name: str, items: list[dict[str, Any]], codes: list[np.ndarray]
-) -> str | None:
-    """Write ``name.parquet`` if pyarrow is importable; returns its file name or None."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        return None
-    table = pa.table(
-        {
-            "source": [it["source"] for it in items],
-            "num_frames": pa.array([it["num_frames"] for it in items], pa.int64()),
-            "num_samples": pa.array([it["num_samples"] for it in items], pa.int64()),
-            "codes": pa.array(
-                [c.astype(np.int64).tolist() for c in codes], pa.list_(pa.list_(pa.int64()))
-            ),
-        }
-    )
-    target = out_dir / f"{name}.parquet"
-    with atomic_path(target, force=True) as tmp:
-        pq.write_table(table, str(tmp))
-    return target.name
 
 
 def read_shard_manifest(shard_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -169,10 +148,18 @@ class TokenShards:
                 raise ValueError(f"{self.root / entry['name']}: index points past the codes")
             self._codes.append(codes)
             self._index.append(index)
+            names = self.manifest.get("fields", {})
             for row, it in enumerate(entry["items"]):
+                fields = {name: it.get(name) for name in names}
                 self.items.append(
                     ShardItem(
-                        s, row, it["source"], it["duration"], it["num_samples"], it["num_frames"]
+                        s,
+                        row,
+                        it["source"],
+                        it["duration"],
+                        it["num_samples"],
+                        it["num_frames"],
+                        fields,
                     )
                 )
 
@@ -219,3 +206,8 @@ class TokenShards:
 
     def sources(self) -> list[str]:
         return [it.source for it in self.items]
+
+    def audio_path(self, i: int) -> Path:
+        """Where item ``i``'s audio is, from the stored relative paths (valid while the shard
+        folder and the corpus keep their relative places)."""
+        return self.root / self.manifest.get("source_root", ".") / self.items[i].source
