@@ -218,9 +218,10 @@ def export_tokens(
 ) -> dict[str, Any]:
     """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
 
-    ``inputs``: see :func:`resolve_inputs`. ``num_codebooks`` keeps the first levels of each
-    group (default: all). ``shard_size``: frames per shard (a shard closes once it holds at
-    least this many). Audio loads in ``num_workers`` DataLoader workers; the model runs on
+    ``inputs``: see :func:`resolve_inputs`; each item keeps its manifest fields (``id``,
+    ``speaker``, ``text``, ...: :mod:`codec.lm.fields`) and a path relative to the input root.
+    ``num_codebooks`` keeps the first levels of each group (default: all). ``shard_size``:
+    frames per shard (a shard closes once it holds at least this many). Audio loads in ``num_workers`` DataLoader workers; the model runs on
     ``device`` (default: CUDA when available, else CPU; the codec is moved there). ``parquet``
     also writes a ``.parquet`` per shard when pyarrow is installed (a warning otherwise).
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
