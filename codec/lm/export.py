@@ -26,7 +26,7 @@ from codec.data.manifest import (
     records_from_paths,
 )
 from codec.errors import install_hint, one_line
-from codec.lm.fields import field_kinds, input_root, record_fields, relative_entry, relative_source
+from codec.lm import fields as carried
 from codec.lm.parquet import has_pyarrow, write_parquet
 from codec.lm.shards import (
     MANIFEST_NAME,
@@ -234,7 +234,7 @@ def export_tokens(
     k = codec.check_num_codebooks(num_codebooks)
     unreadable: list[dict[str, str]] = []
     given = [inputs] if isinstance(inputs, (str, os.PathLike, AudioRecord)) else list(inputs)
-    records, root = resolve_inputs(given, unreadable), input_root(given)
+    records, root = resolve_inputs(given, unreadable), carried.input_root(given)
     if parquet and not has_pyarrow():
         warnings.warn(
             f"pyarrow is not installed: Parquet output skipped ({install_hint('lm')})", stacklevel=2
@@ -242,13 +242,11 @@ def export_tokens(
         parquet = False
     out = Path(out_dir)
     manifest = _prepare_dir(out, _header(codec, k, shard_size), force)
-    manifest["fields"] = field_kinds(records)  # what each item carries; the Parquet schema
-    manifest["source_root"] = relative_source(root, out.resolve())  # sources are below it
-    done = {relative_source(it["source"], root) for s in manifest["shards"] for it in s["items"]}
-    todo = [r for r in records if relative_source(r.path, root) not in done]
+    root = carried.describe(manifest, records, out, root)  # fields, source_root
+    todo = carried.pending(records, manifest, root)
 
     def skip(path: str, entry: dict[str, str]) -> None:
-        entry = relative_entry(entry, root)  # no absolute path in the outputs
+        entry = carried.relative_entry(entry, root)  # no absolute path in the outputs
         manifest["skipped"].append(entry)
         if on_skip is None:
             warnings.warn(f"skipping {path}: {entry['reason']}", stacklevel=4)
@@ -367,8 +365,8 @@ class _ShardWriter:
         self.codes.append(codes)
         self.items.append(
             {
-                "source": relative_source(record.path, self.root),
-                **record_fields(record),
+                "source": carried.relative_source(record.path, self.root),
+                **carried.record_fields(record),
                 "duration": round(num_samples / int(self.manifest["sample_rate"]), 6),
                 "num_samples": num_samples,
                 "num_frames": int(codes.shape[1]),

@@ -18,8 +18,10 @@ from codec.data.manifest import AudioRecord
 __all__ = [
     "ALWAYS",
     "RESERVED",
+    "describe",
     "field_kinds",
     "input_root",
+    "pending",
     "record_fields",
     "relative_entry",
     "relative_source",
@@ -43,6 +45,28 @@ def input_root(inputs: Iterable[str | os.PathLike[str] | AudioRecord]) -> Path:
         path = Path(item).resolve()
         roots.append(path if path.is_dir() else path.parent)
     return Path(os.path.commonpath(roots)) if roots else Path.cwd().resolve()
+
+
+def describe(
+    manifest: dict[str, Any], records: Sequence[AudioRecord], out: Path, root: Path
+) -> Path:
+    """Put in an export's ``manifest`` the carried fields' types (``fields``, the Parquet
+    schema) and the root its sources are relative to (``source_root``, relative to the shard
+    folder ``out``); returns that root. A resumed export keeps its first run's root, so the
+    items of both runs stay comparable."""
+    stored = manifest.get("source_root")
+    root = root if stored is None else (out / stored).resolve()
+    manifest["fields"] = field_kinds(records)
+    manifest["source_root"] = relative_source(root, out.resolve())
+    return root
+
+
+def pending(
+    records: Sequence[AudioRecord], manifest: dict[str, Any], root: Path
+) -> list[AudioRecord]:
+    """The ``records`` no shard of ``manifest`` holds yet (sources relative to ``root``)."""
+    done = {relative_source(it["source"], root) for s in manifest["shards"] for it in s["items"]}
+    return [r for r in records if relative_source(r.path, root) not in done]
 
 
 def relative_source(path: str | os.PathLike[str], root: Path) -> str:

@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from codec.data.manifest import AudioRecord
 from codec.lm.export import export_tokens
@@ -194,3 +196,61 @@ def test_loads_with_datasets_and_numpy_without_our_package(exported: Path, tmp_p
     for key in ("codes0", "pyarrow0", "numpy0"):
         np.testing.assert_array_equal(np.array(got[key]), shards.codes(0))
     assert got["text0"] == TEXTS[0]
+
+
+def counting_encodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The batch size of every ``Codec.encode`` call from now on."""
+    calls: list[int] = []
+    original = Codec.encode
+
+    def encode(self: Codec, wav: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(wav))
+        return original(self, wav, *args, **kwargs)
+
+    monkeypatch.setattr(Codec, "encode", encode)
+    return calls
+
+
+def two_folders(speech_dir: Path, root: Path) -> tuple[Path, Path]:
+    first, second = root / "a", root / "b"
+    for folder, names in ((first, ["utt0.wav", "utt1.wav"]), (second, ["utt2.wav"])):
+        folder.mkdir(parents=True)
+        for name in names:
+            shutil.copy(speech_dir / name, folder / name)
+    return first, second
+
+
+def test_resume_with_another_folder_keeps_the_first_root(
+    codec: Codec, speech_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding a folder on a rerun (the inputs' common root moves up) encodes only the new
+    file, its path relative to the first run's root."""
+    first, second = two_folders(speech_dir, tmp_path / "corpus")
+    out = tmp_path / "tokens"
+    export_tokens(codec, first, out)
+    calls = counting_encodes(monkeypatch)
+    again = export_tokens(codec, [first, second], out)
+    assert calls == [1]
+    sources = [it["source"] for s in again["shards"] for it in s["items"]]
+    assert sources == ["utt0.wav", "utt1.wav", "../b/utt2.wav"]
+    assert again["source_root"] == "../corpus/a"
+    assert TokenShards(out).audio_path(2).resolve() == (second / "utt2.wav").resolve()
+
+
+def test_resume_from_a_manifest_with_absolute_sources(
+    codec: Codec, speech_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards written before sources were relative (no ``source_root``) are not redone."""
+    first, second = two_folders(speech_dir, tmp_path / "corpus")
+    out = tmp_path / "tokens"
+    export_tokens(codec, first, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("source_root", "fields"):
+        del manifest[key]
+    for item in manifest["shards"][0]["items"]:
+        item["source"] = str((first / item["source"]).resolve())
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    calls = counting_encodes(monkeypatch)
+    again = export_tokens(codec, [first, second], out)
+    assert calls == [1] and again["num_items"] == 3
+    assert again["shards"][-1]["items"][0]["source"] == "b/utt2.wav"
