@@ -1,0 +1,66 @@
+"""int8 copies of the exported graphs: onnxruntime's dynamic quantization of the weights of
+MatMul / Gemm (conv kernels stay float32; activations are quantized per call)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["quantize_graphs"]
+
+
+def quantize_graphs(folder: Path) -> dict[str, Any]:
+    """Write ``<graph>.int8.onnx`` beside each ``<graph>.onnx`` in ``folder``; returns the
+    sidecar's ``int8`` entry. The codebook searches stay float32: an int8 distance would
+    pick other codes."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from codec.onnx.export import GRAPH_FILES
+
+    graphs = {}
+    # quantize_dynamic logs a generic "run pre-processing" advice on the root logger
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
+    for name, file in GRAPH_FILES.items():
+        out = file.replace(".onnx", ".int8.onnx")
+        quantize_dynamic(
+            folder / file,
+            folder / out,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=_codebook_nodes(folder / file),
+        )
+        graphs[name] = out
+    return {"graphs": graphs, "method": "onnxruntime quantize_dynamic, QInt8, MatMul/Gemm"}
+
+
+def _codebook_nodes(path: Path) -> list[str]:
+    """Names of the nodes that compute code distances or the DFT (kept in float)."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    keep = []
+    for node in model.graph.node:
+        if node.op_type not in ("MatMul", "Gemm"):
+            continue
+        after = [n.op_type for out in node.output for n in consumers.get(out, [])]
+        # the distance GEMM feeds the ArgMin; the DFT runs in double
+        if "ArgMin" in after or _is_double(node, model):
+            keep.append(node.name)
+    return keep
+
+
+def _is_double(node: Any, model: Any) -> bool:
+    import onnx
+
+    doubles = {
+        v.name
+        for v in list(model.graph.value_info) + list(model.graph.input)
+        if v.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    }
+    doubles |= {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.DOUBLE}
+    return any(name in doubles for name in node.input)
