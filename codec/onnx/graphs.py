@@ -8,7 +8,6 @@ same steps from zero state (offline is streaming with empty history), any length
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import torch
@@ -140,7 +139,11 @@ class Graphs:
 def build_graphs(codec: Codec) -> Graphs:
     """The graphs of ``codec`` (unchanged: they run on a float32 copy without weight norm)."""
     check_exportable(codec)
-    model = remove_weight_norm(copy.deepcopy(codec).float().cpu().eval())
+    # A fresh model, not a deepcopy: weight norm's parametrized classes would be shared, and
+    # folding the copy's would strip the original's ``weight``.
+    model = Codec(codec.config)
+    model.load_state_dict({k: v.float().cpu() for k, v in codec.state_dict().items()})
+    model = remove_weight_norm(model.eval())
     for p in model.parameters():
         p.requires_grad_(False)
     enc, dec = _bind(model.encoder, "encoder"), _bind(model.decoder, "decoder")

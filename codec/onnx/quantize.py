@@ -19,18 +19,22 @@ def quantize_graphs(folder: Path) -> dict[str, Any]:
     from codec.onnx.export import GRAPH_FILES
 
     graphs = {}
-    # quantize_dynamic logs a generic "run pre-processing" advice on the root logger
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
-    for name, file in GRAPH_FILES.items():
-        out = file.replace(".onnx", ".int8.onnx")
-        quantize_dynamic(
-            folder / file,
-            folder / out,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["MatMul", "Gemm"],
-            nodes_to_exclude=_codebook_nodes(folder / file),
-        )
-        graphs[name] = out
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic logs generic advice on the root logger
+    try:
+        for name, file in GRAPH_FILES.items():
+            out = file.replace(".onnx", ".int8.onnx")
+            quantize_dynamic(
+                folder / file,
+                folder / out,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                nodes_to_exclude=_codebook_nodes(folder / file),
+            )
+            graphs[name] = out
+    finally:
+        root.setLevel(level)
     return {"graphs": graphs, "method": "onnxruntime quantize_dynamic, QInt8, MatMul/Gemm"}
 
 
