@@ -48,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
         result = export_onnx(codec, args.output, force=args.force, int8=args.int8)
     except ValueError as exc:  # the model has no exact step form: a usage error
         raise UsageError(f"{args.model}: {exc}") from None
-    except FileExistsError as exc:
-        raise UsageError(str(exc)) from None
     except ModuleNotFoundError as exc:
         raise UsageError(f"ONNX export needs {exc.name}: {install_hint('onnx')}") from None
     info = result.sidecar

@@ -12,6 +12,7 @@ import torch
 
 from codec.model import Codec
 from codec.onnx.runtime import OnnxCodec, load_sidecar
+from tests.onnx.conftest import ROOT
 
 
 def test_stream_buffers_partial_hops(tiny_onnx: Path) -> None:
@@ -59,5 +60,5 @@ def test_runtime_imports_no_torch(tiny_onnx: Path) -> None:
         "print(m.encode(np.zeros((1, 1, 100), np.float32)).shape)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
