@@ -171,6 +171,6 @@ def export_onnx(
         if int8:
             from codec.onnx.quantize import quantize_graphs
 
-            info["int8"] = quantize_graphs(tmp)
+            info["int8"] = quantize_graphs(tmp, GRAPH_FILES)
         (tmp / SIDECAR).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return ExportResult(target, info)

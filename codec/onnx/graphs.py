@@ -156,19 +156,3 @@ def build_graphs(codec: Codec) -> Graphs:
         decoder_state=dec.specs,
     )
 
-
-@torch.no_grad()
-def run_steps(graphs: Graphs, pcm: Tensor, frames_per_call: int) -> tuple[Tensor, Tensor]:
-    """Stream ``pcm`` [B, 1, F*hop] through the step graphs in torch (before export, to check
-    the step forms): codes [B, K, F] and audio [B, 1, F*hop]."""
-    hop = graphs.encoder_step.codec.hop_length
-    enc = tuple(s.zeros(pcm) for s in graphs.encoder_state)
-    dec = tuple(s.zeros(pcm) for s in graphs.decoder_state)
-    codes, audio = [], []
-    for start in range(0, pcm.shape[-1], frames_per_call * hop):
-        c, *enc_list = graphs.encoder_step(pcm[..., start : start + frames_per_call * hop], *enc)
-        a, *dec_list = graphs.decoder_step(c, *dec)
-        enc, dec = tuple(enc_list), tuple(dec_list)
-        codes.append(c)
-        audio.append(a)
-    return torch.cat(codes, -1), torch.cat(audio, -1)

@@ -10,20 +10,18 @@ from typing import Any
 __all__ = ["quantize_graphs"]
 
 
-def quantize_graphs(folder: Path) -> dict[str, Any]:
-    """Write ``<graph>.int8.onnx`` beside each ``<graph>.onnx`` in ``folder``; returns the
+def quantize_graphs(folder: Path, files: dict[str, str]) -> dict[str, Any]:
+    """Write ``<graph>.int8.onnx`` beside each graph ``files`` names in ``folder``; returns the
     sidecar's ``int8`` entry. The codebook searches stay float32: an int8 distance would
     pick other codes."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from codec.onnx.export import GRAPH_FILES
 
     graphs = {}
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # quantize_dynamic logs generic advice on the root logger
     try:
-        for name, file in GRAPH_FILES.items():
+        for name, file in files.items():
             out = file.replace(".onnx", ".int8.onnx")
             quantize_dynamic(
                 folder / file,
