@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
 
 from codec.model import Codec
@@ -155,4 +154,3 @@ def build_graphs(codec: Codec) -> Graphs:
         encoder_state=enc.specs,
         decoder_state=dec.specs,
     )
-
