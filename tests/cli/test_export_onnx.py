@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import cli
+from tests.cli.conftest import ROOT, cli
 
 pytest.importorskip("onnxruntime")
 
@@ -57,3 +59,22 @@ def test_models_without_step_form_refused(
 def test_unknown_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = cli(capsys, "export-onnx", tmp_path / "nothing", "-o", tmp_path / "out")
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_bundled_default_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = cli(capsys, "export-onnx", "-o", tmp_path / "out")
+    assert code == 0 and "16000 Hz, hop 320, 12 codebooks" in out
+    info = json.loads((tmp_path / "out" / "codec_onnx.json").read_text())
+    assert info["model_id"] == "speech-16k-6kbps" and "int8" not in info
+
+
+def test_command_line_imports_no_onnx() -> None:
+    """``import codec`` and the parser stay free of onnx / onnxruntime (an optional extra)."""
+    code = (
+        "import sys, codec, codec.cli\n"
+        "codec.cli.build_parser()\n"
+        "assert not {'onnx', 'onnxruntime'} & set(sys.modules), 'onnx imported'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
