@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from codec.config import SpectralConfig, VocosConfig
 from codec.model import Codec
 from codec.onnx.export import SIDECAR, export_onnx
 from codec.onnx.runtime import OnnxCodec
-from tests.conftest import make_codec
+from tests.conftest import make_codec, tiny_config
 
 # Measured on the 24 bundled validation utterances (Dec 2026): 0.16 % of codes differ offline,
 # 0.19 % streaming, 3 of ~3600 first-level codes. Why not 0: our torch encoder takes a float32
@@ -144,3 +146,25 @@ def test_model_modules_export_with_reference_ops() -> None:
     session = ort.InferenceSession(buffer.getvalue())
     (latent,) = session.run(None, {session.get_inputs()[0].name: wav.numpy()})
     np.testing.assert_allclose(latent, codec.encoder(wav).detach().numpy(), atol=1e-5)
+
+
+def test_spectral_vocos_with_window_not_a_multiple_of_the_hop(tmp_path: Path) -> None:
+    """Spectral encoder and Vocos decoder whose n_fft is not a whole number of hops (the
+    graphs widen the window with zero weights)."""
+    config = replace(
+        tiny_config(ratios=(4, 2)),
+        encoder="spectral",
+        decoder="vocos",
+        spectral=SpectralConfig(n_fft=20, dim=16, intermediate_dim=24, num_blocks=1),
+        vocos=VocosConfig(dim=16, intermediate_dim=24, num_blocks=1, n_fft=22),
+    )
+    torch.manual_seed(0)
+    codec = Codec(config).eval()
+    model = OnnxCodec(export_onnx(codec, tmp_path / "out").folder)
+    wav = torch.randn(2, 1, 203) * 0.3
+    tokens = codec.encode(wav, 16000)
+    # equal here: on loud random input no bin comes near the float32 FFT's trouble zone
+    np.testing.assert_array_equal(model.encode(wav.numpy()), tokens.codes.numpy())
+    np.testing.assert_array_equal(stream_codes(model, wav.numpy(), 13), tokens.codes.numpy())
+    audio = stream_audio(model, tokens.codes.numpy(), 2)[..., : wav.shape[-1]]
+    assert np.abs(audio - codec.decode(tokens).numpy()).max() < 1e-4
