@@ -8,6 +8,8 @@ import numpy as np
 import onnx
 import torch
 
+from codec.model import Codec
+from codec.onnx.export import export_onnx
 from codec.onnx.runtime import OnnxCodec
 
 # Measured on the 24 bundled validation utterances: 94 % of first-level codes (61 % of all,
@@ -33,3 +35,14 @@ def test_int8_codes_agree_with_fp32(bundled_onnx: Path, speech: list[torch.Tenso
     stream = int8.stream()
     audio = stream.decode(b[..., :10])
     assert audio.shape == (1, 1, 3200) and np.isfinite(audio).all()
+
+
+def test_int8_lstm_weights(tiny: Codec, tmp_path: Path) -> None:
+    """SEANet's LSTM reads its weights every frame: its int8 graph holds them as int8."""
+    folder = export_onnx(tiny, tmp_path / "out", int8=True).folder
+    graph = onnx.load(str(folder / "encoder_step.int8.onnx")).graph
+    assert "DynamicQuantizeLSTM" in {n.op_type for n in graph.node}
+    wav = np.random.default_rng(0).standard_normal((1, 1, 160)).astype(np.float32) * 0.3
+    model = OnnxCodec(folder, int8=True)
+    assert model.encode(wav).shape == (1, 4, 20)
+    assert np.isfinite(model.decode(model.encode(wav))).all()
