@@ -2,10 +2,10 @@
 
 The folder (written atomically, replaced only with ``force``)::
 
-    encoder_step.onnx   pcm [B, 1, k*hop] + encoder state  -> codes [B, K, k] + state'
-    decoder_step.onnx   codes [B, K, k] + decoder state    -> audio [B, 1, k*hop] + state'
-    encode.onnx         pcm [B, 1, F*hop] -> codes [B, K, F]       (offline, any length)
-    decode.onnx         codes [B, K, F]   -> audio [B, 1, F*hop]
+    encoder_step.onnx   pcm [B, C, k*hop] + encoder state  -> codes [B, K, k] + state'
+    decoder_step.onnx   codes [B, K, k] + decoder state    -> audio [B, C, k*hop] + state'
+    encode.onnx         pcm [B, C, F*hop] -> codes [B, K, F]       (offline, any length)
+    decode.onnx         codes [B, K, F]   -> audio [B, C, F*hop]
     codec_onnx.json     rates, shapes, state layout, opset, model fingerprint
 
 A state input ``state.<name>`` has the output ``next.<name>``; a stream starts from zeros.
@@ -82,8 +82,9 @@ def _export(
         )
 
 
-def _write_graphs(graphs: Graphs, folder: Path, hop: int, k: int) -> None:
-    pcm = torch.zeros(2, 1, 3 * hop)
+def _write_graphs(graphs: Graphs, folder: Path, codec: Codec) -> None:
+    pcm = torch.zeros(2, codec.channels, 3 * codec.hop_length)
+    k = codec.num_codebooks
     codes = torch.zeros(2, k, 3, dtype=torch.long)
     enc_in = _state_names(graphs.encoder_state, "state")
     enc_out = _state_names(graphs.encoder_state, "next")
@@ -137,9 +138,13 @@ def sidecar(codec: Codec, graphs: Graphs) -> dict[str, Any]:
         "groups": codec.groups,
         "opset": OPSET,
         "graphs": dict(GRAPH_FILES),
-        "pcm": {"name": "pcm", "shape": ["batch", 1, "samples"], "dtype": "float32"},
+        "pcm": {"name": "pcm", "shape": ["batch", codec.channels, "samples"], "dtype": "float32"},
         "codes": {"name": "codes", "shape": ["batch", "num_codebooks", "frames"], "dtype": "int64"},
-        "audio": {"name": "audio", "shape": ["batch", 1, "samples"], "dtype": "float32"},
+        "audio": {
+            "name": "audio",
+            "shape": ["batch", codec.channels, "samples"],
+            "dtype": "float32",
+        },
         "encoder_state": _layout(graphs.encoder_state),
         "decoder_state": _layout(graphs.decoder_state),
         "notes": (
@@ -167,7 +172,7 @@ def export_onnx(
     graphs = build_graphs(codec)
     info = sidecar(codec, graphs)
     with atomic_dir(target) as tmp:
-        _write_graphs(graphs, tmp, codec.hop_length, codec.num_codebooks)
+        _write_graphs(graphs, tmp, codec)
         if int8:
             from codec.onnx.quantize import quantize_graphs
 

@@ -30,8 +30,9 @@ def check_exportable(codec: Codec) -> None:
             "a non-causal model has no streaming state to export (its frames depend on future "
             "audio); export a causal model (seanet.causal=true)"
         )
-    for part in (codec.encoder, codec.decoder):
-        for name, m in part.named_modules():
+    for prefix, part in (("encoder", codec.encoder), ("decoder", codec.decoder)):
+        for inner, m in part.named_modules():
+            name = f"{prefix}.{inner}"
             if isinstance(m, StreamingConv1d) and m.pad_mode != "constant" and not m.pointwise:
                 raise ValueError(
                     f"{name}: pad_mode={m.pad_mode!r} has no fixed-size streaming state (its "

@@ -67,7 +67,7 @@ class OnnxCodec:
         self.hop = int(self.info["hop_length"])
 
     def encode(self, pcm: np.ndarray) -> np.ndarray:
-        """pcm ``[B, 1, T]`` (T >= 1) -> codes ``[B, K, ceil(T / hop)]``; the last frame is
+        """pcm ``[B, C, T]`` (T >= 1) -> codes ``[B, K, ceil(T / hop)]``; the last frame is
         zero-padded, as ``Codec.encode`` does."""
         pcm = np.asarray(pcm, dtype=np.float32)
         pad = -pcm.shape[-1] % self.hop
@@ -76,7 +76,7 @@ class OnnxCodec:
         return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """codes ``[B, K, F]`` -> audio ``[B, 1, F * hop]``."""
+        """codes ``[B, K, F]`` -> audio ``[B, C, F * hop]``."""
         audio: np.ndarray = self.sessions["decode"].run(
             ["audio"], {"codes": np.asarray(codes, dtype=np.int64)}
         )[0]
@@ -105,7 +105,8 @@ class OnnxStream:
         )
         if mask is None:
             self.encoder_state, self.decoder_state = enc, dec
-            self.pending = np.zeros((self.batch_size, 1, 0), dtype=np.float32)
+            channels = int(info["channels"])
+            self.pending = np.zeros((self.batch_size, channels, 0), dtype=np.float32)
             return
         if self.pending.shape[-1]:
             raise ValueError(f"reset between whole hops: {self.pending.shape[-1]} samples held")
@@ -115,7 +116,7 @@ class OnnxStream:
                 array[rows] = 0
 
     def encode(self, pcm: np.ndarray) -> np.ndarray:
-        """pcm ``[B, 1, n]`` (any n >= 0) -> codes ``[B, K, k]`` of the hops now complete."""
+        """pcm ``[B, C, n]`` (any n >= 0) -> codes ``[B, K, k]`` of the hops now complete."""
         data = np.concatenate([self.pending, np.asarray(pcm, dtype=np.float32)], axis=-1)
         whole = data.shape[-1] // self.model.hop * self.model.hop
         self.pending = data[..., whole:]
@@ -125,17 +126,17 @@ class OnnxStream:
         return self._step("encoder_step", "pcm", data[..., :whole], "encoder_state")
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """codes ``[B, K, k]`` -> audio ``[B, 1, k * hop]``."""
+        """codes ``[B, K, k]`` -> audio ``[B, C, k * hop]``."""
         codes = np.asarray(codes, dtype=np.int64)
         if codes.shape[-1] == 0:
-            return np.zeros((self.batch_size, 1, 0), dtype=np.float32)
+            return self.pending[..., :0].copy()
         return self._step("decoder_step", "codes", codes, "decoder_state")
 
     def flush(self) -> np.ndarray:
         """End the stream: codes of the held-back samples zero-padded to a hop (maybe none).
         Decode them, then :meth:`reset` before the next stream."""
         pad = -self.pending.shape[-1] % self.model.hop
-        codes = self.encode(np.zeros((self.batch_size, 1, pad), dtype=np.float32))
+        codes = self.encode(np.zeros((*self.pending.shape[:2], pad), dtype=np.float32))
         self.pending = self.pending[..., :0]
         return codes
 

@@ -168,3 +168,18 @@ def test_spectral_vocos_with_window_not_a_multiple_of_the_hop(tmp_path: Path) ->
     np.testing.assert_array_equal(stream_codes(model, wav.numpy(), 13), tokens.codes.numpy())
     audio = stream_audio(model, tokens.codes.numpy(), 2)[..., : wav.shape[-1]]
     assert np.abs(audio - codec.decode(tokens).numpy()).max() < 1e-4
+
+
+def test_stereo_seanet(tmp_path: Path) -> None:
+    config = tiny_config()
+    config = replace(config, seanet=replace(config.seanet, channels=2))
+    torch.manual_seed(2)
+    codec = Codec(config).eval()
+    model = OnnxCodec(export_onnx(codec, tmp_path / "out").folder)
+    assert model.info["pcm"]["shape"] == ["batch", 2, "samples"]
+    wav = torch.randn(1, 2, 99) * 0.3
+    tokens = codec.encode(wav, 16000)
+    np.testing.assert_array_equal(stream_codes(model, wav.numpy(), 10), tokens.codes.numpy())
+    audio = stream_audio(model, tokens.codes.numpy(), 3)[..., : wav.shape[-1]]
+    assert audio.shape == (1, 2, 99)
+    assert np.abs(audio - codec.decode(tokens).numpy()).max() < 1e-4
