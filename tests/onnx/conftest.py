@@ -14,7 +14,6 @@ from codec.model import Codec
 from codec.onnx.export import export_onnx
 from tests.conftest import make_codec
 
-pytest.importorskip("onnxruntime")
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
 VAL = ROOT / "assets" / "speech" / "val"
