@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if rate != model.info["sample_rate"]:
-        print(f"error: {args.input}: {rate} Hz, the model needs {model.info['sample_rate']} Hz")
+        need = model.info["sample_rate"]
+        print(f"error: {args.input}: {rate} Hz, the model needs {need} Hz", file=sys.stderr)
         return 1
     mono = pcm.mean(axis=1)[None, None]  # [1, 1, T]
     chunk = max(1, round(rate * args.chunk_ms / 1000))
