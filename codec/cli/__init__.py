@@ -21,7 +21,17 @@ from types import FrameType
 import torch
 
 from codec import __version__
-from codec.cli import convert, decode, encode, export_hf, export_tokens, info, roundtrip, stream
+from codec.cli import (
+    convert,
+    decode,
+    encode,
+    export_hf,
+    export_onnx,
+    export_tokens,
+    info,
+    roundtrip,
+    stream,
+)
 from codec.cli import eval as eval_command
 from codec.cli.options import ExitCode, UsageError
 from codec.errors import USER_ERRORS, one_line
@@ -38,6 +48,7 @@ COMMANDS = (
     eval_command,
     export_tokens,
     export_hf,
+    export_onnx,
 )
 """The subcommand modules, in ``--help`` order; each registers itself with ``add_parser``."""
 

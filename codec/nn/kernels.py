@@ -44,13 +44,17 @@ SMALL_IM2COL = 16
 
 def kernels_apply(x: Tensor, weight: Tensor) -> bool:
     """Whether the forms below may run on ``x`` with ``weight``: CPU float32, autocast off for
-    the input's device (where they were measured); otherwise use ``F.conv1d`` & co."""
+    the input's device (where they were measured), and not while tracing or exporting (their
+    shape-dependent Python branches and backend flags have no graph form); otherwise use
+    ``F.conv1d`` & co."""
     device = x.device.type
     return (
         device == "cpu"
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and not torch.is_autocast_enabled(device)
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
     )
 
 
