@@ -1,5 +1,6 @@
 """The ``codec`` command line: encode / decode / roundtrip / stream / info / convert / eval /
-export-tokens, one module per subcommand, each with ``add_parser(sub)`` and ``run(args)``.
+export-tokens / merge-tokens, one module per subcommand, each with ``add_parser(sub)`` and
+``run(args)``.
 
 Thin over the library: :mod:`codec.encoding` does batch encoding and resume,
 :mod:`codec.loading` reads ``--model``, :mod:`codec.streaming` streams, :mod:`codec.eval`
@@ -21,7 +22,17 @@ from types import FrameType
 import torch
 
 from codec import __version__
-from codec.cli import convert, decode, encode, export_hf, export_tokens, info, roundtrip, stream
+from codec.cli import (
+    convert,
+    decode,
+    encode,
+    export_hf,
+    export_tokens,
+    info,
+    merge_tokens,
+    roundtrip,
+    stream,
+)
 from codec.cli import eval as eval_command
 from codec.cli.options import ExitCode, UsageError
 from codec.errors import USER_ERRORS, one_line
@@ -37,6 +48,7 @@ COMMANDS = (
     convert,
     eval_command,
     export_tokens,
+    merge_tokens,
     export_hf,
 )
 """The subcommand modules, in ``--help`` order; each registers itself with ``add_parser``."""
