@@ -17,10 +17,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from codec.data.manifest import AudioRecord
 from codec.errors import install_hint
 from codec.lm.batches import Encoded, Engine, encode_loaded, load_record
+from codec.loading import load_model
 from codec.model import Codec
 from codec.tokens import code_dtype
 
@@ -31,10 +33,6 @@ class EncodeActor:
     """A Ray Data actor: loads the model ``model`` once, then encodes one batch per call."""
 
     def __init__(self, model: str, fingerprint: str, num_codebooks: int, threads: int) -> None:
-        import torch
-
-        from codec.loading import load_model
-
         torch.set_num_threads(threads)
         self.codec = load_model(model, "cuda" if torch.cuda.is_available() else "cpu")
         if self.codec.fingerprint != fingerprint:
@@ -47,8 +45,6 @@ class EncodeActor:
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Rows (one per batch: ``batch``, ``first`` index, ``paths``) -> one row per item."""
-        import torch
-
         out: dict[str, list[Any]] = {k: [] for k in ("batch", "i", "codes", "samples", "reason")}
         for batch, first, paths in zip(rows["batch"], rows["first"], rows["paths"]):
             sr, channels = self.codec.sample_rate, self.codec.channels
