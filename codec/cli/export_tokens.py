@@ -94,16 +94,8 @@ def run(args: argparse.Namespace) -> int:
     line and listed under ``skipped`` in the manifest, and the exit code is then 1."""
     refuse_stdio([*args.inputs, args.output], "export-tokens", "give files and a folder")
     console = Console(args.quiet, args.verbose)
-    shard = shard_spec(args)
-    if args.engine != "ray" and (args.actors or args.ray_address):
-        raise UsageError("--actors and --ray-address go with --engine ray")
+    shard, engine = shard_spec(args), _engine(args)
     codec = open_model(args)
-    engine: Engine | None = None
-    if args.engine == "ray":
-        if not has_ray():
-            print(f"error: --engine ray needs Ray Data: {install_hint('ray')}", file=sys.stderr)
-            return ExitCode.USAGE
-        engine = ray_engine(args.model, args.actors, address=args.ray_address)
 
     def log(msg: str) -> None:
         if not args.quiet:
@@ -149,3 +141,15 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"failed {failed} file(s), listed under 'skipped' in the manifest", file=sys.stderr)
     return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _engine(args: argparse.Namespace) -> Engine | None:
+    """The Ray engine for ``--engine ray`` (None: this process encodes)."""
+    if args.engine != "ray":
+        if args.actors or args.ray_address:
+            raise UsageError("--actors and --ray-address go with --engine ray")
+        return None
+    if not has_ray():
+        raise UsageError(f"--engine ray needs Ray Data: {install_hint('ray')}")
+    args.device = "cpu"  # the driver only writes the shards; each actor takes its own device
+    return ray_engine(args.model, args.actors, address=args.ray_address)
