@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("- (stdin/stdout) is one stream: it cannot be split over workers")
     codec = open_model(args)
     with tempfile.TemporaryDirectory(prefix="codec-encode-") as tmp:
-        (jobs, clashes), names = _jobs(args, Path(tmp))
+        (jobs, clashes), names = _jobs(args, Path(tmp), clean=shard.count == 1)
         # this worker's run of the jobs; inputs that clash are reported by worker 0 alone
         jobs, clashes = shard.take(jobs), clashes if shard.index == 0 else []
         for source, message in clashes:  # the other inputs are still encoded
@@ -96,7 +96,7 @@ def _check_stdio(args: argparse.Namespace) -> None:
 
 
 def _jobs(
-    args: argparse.Namespace, tmp: Path
+    args: argparse.Namespace, tmp: Path, clean: bool = True
 ) -> tuple[tuple[list[Job], list[tuple[Path, str]]], dict[Path, str]]:
     """The jobs and the inputs left out (see :func:`plan_jobs`), and the names to print for the temp files that stand for stdin/stdout."""
     names: dict[Path, str] = {}
@@ -125,7 +125,7 @@ def _jobs(
             raise UsageError(f"{len(found)} inputs need an output folder, not {out}")
         if args.inputs == [STDIO] and out.exists() and not args.force:
             raise FileExistsError(f"{out}: exists (use --force to overwrite)")
-        check_writable(out.parent if single else out)
+        check_writable(out.parent if single else out, clean)
     return plan_jobs(found, out, single), names
 
 

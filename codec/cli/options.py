@@ -139,14 +139,16 @@ def open_model(args: argparse.Namespace, spec: str | None = None) -> Codec:
     return codec
 
 
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` and check a file can be made in it (before any work is done); temp
-    files a killed run left there are removed."""
+def check_writable(folder: Path, clean: bool = True) -> None:
+    """Create ``folder`` and check a file can be made in it (before any work is done); with
+    ``clean``, temp files a killed run left there are removed (not when workers on other
+    machines share the folder: their live temp files look stale from here)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
-        remove_stale_temps(folder, recursive=True)
+        if clean:
+            remove_stale_temps(folder, recursive=True)
     except OSError as exc:
         raise OSError(
             f"{folder}: output folder is not writable ({one_line(exc, folder)})"

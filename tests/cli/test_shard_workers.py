@@ -66,18 +66,25 @@ def test_encode_workers_split_the_files(
 ) -> None:
     inputs = corpus(tmp_path / "in")
     common = ["-m", models["causal"], "--batch-size", 2, "-q"]
+    # a temp file of a writer that is not running here: stale for one worker, but with several
+    # it may be a live worker's on another machine sharing the folder, so it is left alone
+    for folder in ("single", "w0"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / ".utt9.tok.999999999.abcdefgh.tmp.tok").write_bytes(b"")
     assert cli(capsys, "encode", inputs, "-o", tmp_path / "single", *common)[0] == 0
+    assert not list((tmp_path / "single").glob(".*"))
     for i in range(2):
         shard = ["--num-shards", 2, "--shard-index", i]
         assert cli(capsys, "encode", inputs, "-o", tmp_path / f"w{i}", *common, *shard)[0] == 0
     single = sorted(
-        p.relative_to(tmp_path / "single") for p in (tmp_path / "single").rglob("*.tok")
+        p.relative_to(tmp_path / "single") for p in (tmp_path / "single").rglob("[!.]*.tok")
     )
     parts = [
-        sorted(p.relative_to(tmp_path / w) for p in (tmp_path / w).rglob("*.tok"))
+        sorted(p.relative_to(tmp_path / w) for p in (tmp_path / w).rglob("[!.]*.tok"))
         for w in ("w0", "w1")
     ]
     assert parts[0] + parts[1] == single and len(parts[0]) == 3  # contiguous runs, in order
+    assert (tmp_path / "w0" / ".utt9.tok.999999999.abcdefgh.tmp.tok").exists()
     for w, names in zip(("w0", "w1"), parts):
         for name in names:
             assert (tmp_path / w / name).read_bytes() == (tmp_path / "single" / name).read_bytes()
