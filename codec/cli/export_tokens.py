@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr)
 
+    if shard.count > 1:
+        log(f"worker {shard.index} of {shard.count} (from {shard.source})")
+
     def progress(done: int, total: int) -> None:
         if console.bar is None and done == 0:
             console.start(total, "exporting", "files")

@@ -55,6 +55,8 @@ def test_two_worker_processes_equal_one(
     assert merged.manifest["num_items"] == single.manifest["num_items"] == 7
     items = [it for s in merged.manifest["shards"] for it in s["items"]]
     assert items == [it for s in single.manifest["shards"] for it in s["items"]]
+    header = {k: v for k, v in single.manifest.items() if k != "shards"}
+    assert {k: v for k, v in merged.manifest.items() if k != "shards"} == header
     for i in range(len(single)):
         np.testing.assert_array_equal(merged.codes(i), single.codes(i))
     code, _, err = cli(capsys, "merge-tokens", out, "-o", tmp_path / "merged")
