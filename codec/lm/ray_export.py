@@ -26,7 +26,7 @@ from codec.loading import load_model
 from codec.model import Codec
 from codec.tokens import code_dtype
 
-__all__ = ["EncodeActor", "has_ray", "ray_engine"]
+__all__ = ["EncodeActor", "has_ray", "in_batch_order", "ray_engine"]
 
 
 class EncodeActor:
@@ -140,12 +140,12 @@ def ray_engine(
         )
         sizes = [len(p) for p in paths]
         chunks = encoded.iter_batches(batch_size=None, batch_format="numpy")
-        yield from _in_order(chunks, sizes, (k, -1), code_dtype(codec.codebook_size))
+        yield from in_batch_order(chunks, sizes, (k, -1), code_dtype(codec.codebook_size))
 
     return run
 
 
-def _in_order(
+def in_batch_order(
     results: Any, sizes: list[int], shape: tuple[int, int], dtype: np.dtype
 ) -> Iterator[list[Encoded]]:
     """Regroup the actors' item rows (in any order) into batches, yielded in batch order."""

@@ -8,9 +8,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from codec.cli import main
+from codec.lm.ray_export import in_batch_order
 from codec.lm.shards import read_shard_manifest
 
 from .conftest import tiny_codec
@@ -70,3 +72,29 @@ def test_ray_actors_write_the_local_export(
         for key in ("codes", "index"):
             local_bytes = (tmp_path / "local" / shard[key]).read_bytes()
             assert (tmp_path / "ray" / shard[key]).read_bytes() == local_bytes
+
+
+def test_results_come_back_in_batch_order_whatever_order_ray_returns() -> None:
+    """Actors finish in any order and Ray regroups rows freely: batches still go out in order,
+    each complete, its items sorted, codes back to ``[K, T]``."""
+    codes = [np.arange(6, dtype=np.uint16).reshape(2, 3) + 10 * i for i in range(5)]
+    rows = [  # batches of 2, 2, 1 items; item 3 failed
+        (i // 2, i, 100 + i, "bad file" if i == 3 else "", b"" if i == 3 else codes[i].tobytes())
+        for i in range(5)
+    ]
+    chunks = [rows[4:5], rows[3:4] + rows[1:2], rows[0:1], rows[2:3]]  # out of order
+    columns = ("batch", "i", "samples", "reason", "codes")
+    results = [
+        {c: np.array([r[k] for r in chunk], dtype=object) for k, c in enumerate(columns)}
+        for chunk in chunks
+    ]
+    batches = list(in_batch_order(iter(results), [2, 2, 1], (2, -1), np.dtype(np.uint16)))
+    assert [[i for i, _, _ in b] for b in batches] == [[0, 1], [2, 3], [4]]
+    assert batches[1][1] == (3, "bad file", 103)
+    for b in batches:
+        for i, item, samples in b:
+            if i != 3:
+                np.testing.assert_array_equal(item, codes[i])
+                assert samples == 100 + i
+    with pytest.raises(RuntimeError, match="2 of 3 batches"):
+        list(in_batch_order(iter(results[1:]), [2, 2, 1], (2, -1), np.dtype(np.uint16)))
