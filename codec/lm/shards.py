@@ -193,6 +193,8 @@ def find_manifests(shard_dirs: Sequence[str | os.PathLike[str]], parts: bool = F
     seen: set[Path] = set()
     for raw in shard_dirs:
         folder = Path(raw)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
         if folder.resolve() in seen:
             raise ValueError(f"{folder}: shard folder given twice")
         seen.add(folder.resolve())

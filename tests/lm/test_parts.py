@@ -134,7 +134,10 @@ def test_refusals_are_one_line(codec: Codec, speech_dir: Path, tmp_path: Path) -
     fails([tmp_path / "w0", tmp_path / "k1"], "another codebook count")
     fails([tmp_path / "w0", tmp_path / "s1"], "different splits")
     fails([tmp_path / "w0", tmp_path / "w0"], "given twice")
-    fails([tmp_path / "w0", tmp_path / "nothing"], "not a token shard folder")
+    (tmp_path / "empty").mkdir()
+    fails([tmp_path / "w0", tmp_path / "empty"], "not a token shard folder")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        TokenShards([tmp_path / "w0", tmp_path / "nothing"])
     manifest = read_shard_manifest(tmp_path / "w1", "r0001-manifest.json")
     manifest["complete"] = False  # a worker still running, or killed
     (tmp_path / "w1" / "r0001-manifest.json").write_text(json.dumps(manifest))
