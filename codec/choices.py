@@ -14,6 +14,8 @@ __all__ = [
     "NORMALIZE_KINDS",
     "AdversarialKind",
     "Normalize",
+    "PHASE_KINDS",
+    "PhaseKind",
 ]
 
 AdversarialKind = Literal["hinge", "lsgan"]
@@ -23,6 +25,10 @@ ADVERSARIAL_KINDS: tuple[str, ...] = get_args(AdversarialKind)
 Normalize = Literal["none", "peak", "loudness"]
 #: how training datasets scale each item
 NORMALIZE_KINDS: tuple[str, ...] = get_args(Normalize)
+
+PhaseKind = Literal["learned", "vocoder"]
+#: how the Vocos-style decoder gets each frame's phase (``VocosConfig.phase``)
+PHASE_KINDS: tuple[str, ...] = get_args(PhaseKind)
 
 #: the keys of ``codec.discriminators.DISCRIMINATORS``
 DISCRIMINATOR_NAMES: tuple[str, ...] = (

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from codec.choices import PHASE_KINDS
+
 __all__ = ["HiFiGANConfig", "SEANetConfig", "SpectralConfig", "VocosConfig", "choice"]
 
 
@@ -115,6 +117,9 @@ class VocosConfig:
     bins. ``D`` and the hop come from the encoder. ``n_fft`` must be even and at least twice
     the hop: each frame is synthesised over ``n_fft`` samples starting at its own hop, so the
     defaults (``2 * 320`` at 16 kHz, 50 frames/s) keep what a frame must predict ahead short.
+    ``phase``: ``"learned"`` (the head's phase channels, as Vocos) or ``"vocoder"`` (phase
+    integrated from the magnitude peaks frame by frame, :mod:`codec.vocos.phase`, plus the head's
+    phase channels as a learnt residual that starts at zero).
     """
 
     dim: int = 256
@@ -123,9 +128,14 @@ class VocosConfig:
     kernel_size: int = 7
     n_fft: int = 640
     layer_scale_init: float = 0.125
+    phase: str = "learned"
 
     def __post_init__(self) -> None:
         check_convnext("vocos", self)
+        if self.phase not in PHASE_KINDS:
+            raise ValueError(
+                f"config key 'vocos.phase' must be one of {', '.join(PHASE_KINDS)}, got {self.phase!r}"
+            )
         if self.n_fft < 2 or self.n_fft % 2:
             raise ValueError(f"config key 'vocos.n_fft' must be even and >= 2, got {self.n_fft}")
 

@@ -1,22 +1,57 @@
-"""Checks of :class:`~codec.tokens.Tokens` fields: one-line ValueErrors naming the field."""
+"""Checks of :class:`~codec.tokens.Tokens` fields (one-line ValueErrors naming the field) and
+of a token file's prefix and JSON header (one-line TokensFormatErrors)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
     from codec.tokens import Tokens
 
-__all__ = ["SourceStamp", "check_code_range", "check_fields", "check_lengths", "is_int", "shape_of"]
+__all__ = [
+    "MAGIC",
+    "PREFIXES",
+    "READ_VERSIONS",
+    "FileParts",
+    "SourceStamp",
+    "TokensFormatError",
+    "check_code_range",
+    "check_fields",
+    "check_header",
+    "check_lengths",
+    "code_dtype",
+    "is_int",
+    "shape_of",
+    "split_file",
+]
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
+
+MAGIC = b"CDTK"
+READ_VERSIONS = (1, 2, 3)
+_START = struct.Struct("<4sB")
+PREFIXES = {
+    1: struct.Struct("<4sBI"),
+    2: struct.Struct("<4sBII"),
+    3: struct.Struct("<4sBII"),
+}
+"""magic, version, header length (uint32) and, from version 2, the header's CRC32."""
+_MAX_HEADER = 1 << 20
+
+
+class TokensFormatError(ValueError):
+    """A token file is corrupt, truncated, foreign or of an unsupported version."""
 
 
 @dataclass(frozen=True)
@@ -95,3 +130,96 @@ def check_lengths(lengths: Tensor, num_samples: Tensor, frames: int, hop: float)
                 f"num_samples[{i}]={samples} does not fit lengths[{i}]={n} frames "
                 f"of {hop:g} samples (expected {low}..{high})"
             )
+
+
+def code_dtype(codebook_size: int) -> np.dtype:
+    """Smallest unsigned integer dtype that holds ``codebook_size - 1``."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if codebook_size - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise ValueError(f"codebook_size {codebook_size} is too large")
+
+
+class FileParts(NamedTuple):
+    """A token file cut at its header: format version, parsed JSON header, payload bytes."""
+
+    version: int
+    header: dict[str, Any]
+    payload: bytes
+
+
+def split_file(data: bytes) -> FileParts:
+    """Check the magic, version and header checksum of a token file and parse its header."""
+    if len(data) < _START.size:
+        raise TokensFormatError("not a token file: too short")
+    magic, version = _START.unpack_from(data)
+    if magic != MAGIC:
+        raise TokensFormatError(f"not a token file: bad magic {magic!r}")
+    if version not in READ_VERSIONS:
+        raise TokensFormatError(
+            f"unsupported token file version {version} (this reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}; a newer codec wrote it?)"
+        )
+    prefix = PREFIXES[version]
+    if len(data) < prefix.size:
+        raise TokensFormatError("token file is truncated: header incomplete")
+    _, _, hlen, *hcrc = prefix.unpack_from(data)
+    if hlen > _MAX_HEADER or prefix.size + hlen > len(data):
+        raise TokensFormatError("token file is truncated: header incomplete")
+    raw = data[prefix.size : prefix.size + hlen]
+    if hcrc and zlib.crc32(raw) != hcrc[0]:
+        raise TokensFormatError("token file is corrupt: header checksum mismatch")
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise TokensFormatError("token file is corrupt: unreadable header") from None
+    if not isinstance(header, dict):
+        raise TokensFormatError("token file is corrupt: header is not an object")
+    return FileParts(version, header, data[prefix.size + hlen :])
+
+
+_REQUIRED = {
+    "shape": list,
+    "crc32": int,
+    "lengths": list,
+    "num_samples": list,
+    "sample_rate": int,
+    "frame_rate": (int, float),
+    "codebook_size": int,
+    "groups": int,
+    "model_id": str,
+}
+_REQUIRED_BY_VERSION: dict[int, dict[str, Any]] = {
+    1: {**_REQUIRED, "dtype": str},
+    2: {**_REQUIRED, "dtype": str, "model_fingerprint": str, "source": (dict, type(None))},
+    3: {
+        **_REQUIRED,
+        "codes_per_word": int,
+        "word_bits": int,
+        "model_fingerprint": str,
+        "source": (dict, type(None)),
+    },
+}
+
+
+def check_header(header: dict[str, Any], version: int) -> tuple[int, int, int]:
+    """The codes' shape ``(B, K, T)`` once every field the version needs is there, of the
+    right type and consistent with the others (versions 1 and 2: the payload dtype)."""
+    for key, kind in _REQUIRED_BY_VERSION[version].items():
+        if key not in header or not isinstance(header[key], kind):
+            raise TokensFormatError(
+                f"token file is corrupt: header field '{key}' missing or invalid"
+            )
+    shape = tuple(header["shape"])
+    if len(shape) != 3 or not all(is_int(v) and v >= 0 for v in shape):
+        raise TokensFormatError(f"token file is corrupt: bad shape {shape}")
+    size = header["codebook_size"]
+    if not 1 <= size <= 2**32:
+        raise TokensFormatError(f"token file is corrupt: codebook_size {size} out of range")
+    if version < 3 and header["dtype"] != code_dtype(size).name:
+        raise TokensFormatError(
+            f"token file is corrupt: dtype {header['dtype']!r} does not fit codebook_size {size}"
+        )
+    if len(header["lengths"]) != shape[0] or len(header["num_samples"]) != shape[0]:
+        raise TokensFormatError("token file is corrupt: lengths do not match batch size")
+    return shape  # type: ignore[return-value]

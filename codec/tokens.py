@@ -1,25 +1,27 @@
 """Discrete tokens and their binary file format (never pickle).
 
-File layout, version 2 (all little-endian)::
+File layout, version 3 (all little-endian)::
 
     magic    4 bytes  b"CDTK"
     version  1 byte   (FORMAT_VERSION)
     hlen     4 bytes  uint32, length of the JSON header
     hcrc     4 bytes  uint32, CRC32 of the JSON header bytes
-    header   hlen bytes, UTF-8 JSON (shapes, dtype, rates, layout, model id and fingerprint,
-             source stamp, CRC32 of the payload)
-    payload  codes [B, K, T] in the smallest unsigned integer type that holds codebook_size - 1
+    header   hlen bytes, UTF-8 JSON (shapes, rates, layout, model id and fingerprint, source
+             stamp, the packing: codes_per_word and word_bits, CRC32 of the payload)
+    payload  codes [B, K, T] in C order, bit-packed by :mod:`codec.bitpack`: 10 bits per code
+             of a 1024-code book, so payload bits / duration is the nominal bitrate
 
-Version 1 files (no ``hcrc``, no fingerprint) still load: their payload CRC is checked and
-every header field is validated against the codes, but a header edit that stays consistent
-cannot be detected there.
+Version 2 (same prefix; the header names a ``dtype`` instead of the packing) stored codes in
+the smallest unsigned integer type that holds ``codebook_size - 1``; it still loads and can
+still be written (``to_bytes(version=2)``). Version 1 files (no ``hcrc``, no fingerprint) still
+load: their payload CRC is checked and every header field is validated against the codes, but a
+header edit that stays consistent cannot be detected there.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,18 +31,26 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from codec.bitpack import Packing, PackingError, pack_codes, unpack_codes
 from codec.fileio import atomic_write_bytes
 from codec.token_checks import (
+    MAGIC,
+    PREFIXES,
     SourceStamp,
+    TokensFormatError,
     check_code_range,
     check_fields,
+    check_header,
     check_lengths,
+    code_dtype,
     shape_of,
+    split_file,
 )
 
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
+    "WRITE_VERSIONS",
     "SourceStamp",
     "Tokens",
     "TokensFormatError",
@@ -49,16 +59,8 @@ __all__ = [
     "torch_code_dtype",
 ]
 
-MAGIC = b"CDTK"
-FORMAT_VERSION = 2
-READ_VERSIONS = (1, 2)
-_START = struct.Struct("<4sB")
-_PREFIXES = {1: struct.Struct("<4sBI"), 2: struct.Struct("<4sBII")}
-_MAX_HEADER = 1 << 20
-
-
-class TokensFormatError(ValueError):
-    """A token file is corrupt, truncated, foreign or of an unsupported version."""
+FORMAT_VERSION = 3
+WRITE_VERSIONS = (2, 3)
 
 
 def torch_code_dtype(codebook_size: int) -> torch.dtype:
@@ -184,20 +186,29 @@ class Tokens:
     def to(self, device: torch.device | str) -> Tokens:
         return replace(self, codes=self.codes.to(device))
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, version: int = FORMAT_VERSION) -> bytes:
+        """The token file: format ``version`` 3 (bit-packed codes) or 2 (one unsigned integer
+        type per code, for readers that predate version 3)."""
+        if version not in WRITE_VERSIONS:
+            raise ValueError(f"token file version must be one of {WRITE_VERSIONS}, got {version!r}")
         codes = self.codes.detach().cpu().numpy()
-        dtype = code_dtype(self.codebook_size)
-        payload = codes.astype(dtype.newbyteorder("<"), copy=False).tobytes()
-        header = self._header(dtype, zlib.crc32(payload))
+        fields: dict[str, Any]
+        if version == 3:
+            packing = Packing.for_codebook(self.codebook_size)
+            payload = pack_codes(codes, packing)
+            fields = {"codes_per_word": packing.codes_per_word, "word_bits": packing.word_bits}
+        else:
+            dtype = code_dtype(self.codebook_size)
+            payload = codes.astype(dtype.newbyteorder("<"), copy=False).tobytes()
+            fields = {"dtype": dtype.name}
+        header = self._header(zlib.crc32(payload)) | fields
         raw = json.dumps(header, sort_keys=True).encode("utf-8")
-        prefix = _PREFIXES[FORMAT_VERSION].pack(MAGIC, FORMAT_VERSION, len(raw), zlib.crc32(raw))
-        return prefix + raw + payload
+        return PREFIXES[version].pack(MAGIC, version, len(raw), zlib.crc32(raw)) + raw + payload
 
-    def _header(self, dtype: np.dtype, crc: int) -> dict[str, Any]:
+    def _header(self, crc: int) -> dict[str, Any]:
         source = self.source
         return {
             "shape": list(self.codes.shape),
-            "dtype": dtype.name,
             "crc32": crc,
             "lengths": [int(v) for v in self.lengths],
             "num_samples": [int(v) for v in self.num_samples],
@@ -212,23 +223,14 @@ class Tokens:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Tokens:
-        """Parse a token file (version 1 or 2); TokensFormatError names what is wrong."""
-        version, header, payload = _split(data)
-        shape, dtype = _check_header(header, version)
-        expected = int(np.prod(shape)) * dtype.itemsize
-        if len(payload) != expected:
-            raise TokensFormatError(
-                f"token file is truncated or padded: payload {len(payload)} bytes, expected {expected}"
-            )
-        if zlib.crc32(payload) != header["crc32"]:
-            raise TokensFormatError("token file is corrupt: checksum mismatch")
-        codes = np.frombuffer(payload, dtype=dtype.newbyteorder("<")).reshape(shape)
+        """Parse a token file (version 1, 2 or 3); TokensFormatError names what is wrong."""
+        version, header, payload = split_file(data)
+        shape = check_header(header, version)
+        codes = _payload_codes(header, version, payload, shape)
         size = header["codebook_size"]
-        if codes.size and codes.max() >= size:
-            raise TokensFormatError("token file holds codes outside the codebook")
         try:
             return cls(
-                codes=torch.from_numpy(codes.astype(code_dtype(size))),
+                codes=torch.from_numpy(codes.astype(code_dtype(size)).reshape(shape)),
                 lengths=torch.tensor(header["lengths"], dtype=torch.long),
                 num_samples=torch.tensor(header["num_samples"], dtype=torch.long),
                 sample_rate=header["sample_rate"],
@@ -242,9 +244,20 @@ class Tokens:
         except (ValueError, TypeError, OverflowError, RuntimeError) as exc:
             raise TokensFormatError(f"token file is corrupt: {exc}") from None
 
-    def save(self, path: str | os.PathLike[str], force: bool = False) -> None:
+    def payload_bits(self) -> int:
+        """Bits of packed codes in this batch's version-3 token file (before byte padding)."""
+        return Packing.for_codebook(self.codebook_size).payload_bits(self.codes.numel())
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio these tokens stand for (all items)."""
+        return int(self.num_samples.sum()) / self.sample_rate
+
+    def save(
+        self, path: str | os.PathLike[str], force: bool = False, version: int = FORMAT_VERSION
+    ) -> None:
         """Write atomically (temp file + rename); refuse to overwrite unless ``force``."""
-        atomic_write_bytes(path, self.to_bytes(), force=force)
+        atomic_write_bytes(path, self.to_bytes(version), force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Tokens:
@@ -259,81 +272,40 @@ class Tokens:
             raise TokensFormatError(f"{path}: {exc}") from None
 
 
-def code_dtype(codebook_size: int) -> np.dtype:
-    """Smallest unsigned integer dtype that holds ``codebook_size - 1``."""
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if codebook_size - 1 <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    raise ValueError(f"codebook_size {codebook_size} is too large")
-
-
 def payload_bytes(data: bytes) -> int:
     """Bytes of packed codes in the token file ``data`` (all but the prefix and header)."""
-    return len(_split(data)[2])
+    return len(split_file(data).payload)
 
 
-def _split(data: bytes) -> tuple[int, dict[str, Any], bytes]:
-    if len(data) < _START.size:
-        raise TokensFormatError("not a token file: too short")
-    magic, version = _START.unpack_from(data)
-    if magic != MAGIC:
-        raise TokensFormatError(f"not a token file: bad magic {magic!r}")
-    if version not in READ_VERSIONS:
+def _payload_codes(
+    header: dict[str, Any], version: int, payload: bytes, shape: tuple[int, int, int]
+) -> np.ndarray:
+    """The codes of a checked header's ``payload``, flat, each checked < codebook_size."""
+    size, count = header["codebook_size"], shape[0] * shape[1] * shape[2]
+    if version >= 3:
+        try:
+            packing = Packing(size, header["codes_per_word"], header["word_bits"])
+        except PackingError as exc:
+            raise TokensFormatError(f"token file is corrupt: {exc}") from None
+        expected = packing.payload_bytes(count)
+    else:
+        dtype = np.dtype(header["dtype"]).newbyteorder("<")
+        expected = count * dtype.itemsize
+    if len(payload) != expected:
         raise TokensFormatError(
-            f"unsupported token file version {version} (this reads versions "
-            f"{', '.join(map(str, READ_VERSIONS))}; a newer codec wrote it?)"
+            f"token file is truncated or padded: payload {len(payload)} bytes, expected {expected}"
         )
-    prefix = _PREFIXES[version]
-    if len(data) < prefix.size:
-        raise TokensFormatError("token file is truncated: header incomplete")
-    _, _, hlen, *hcrc = prefix.unpack_from(data)
-    if hlen > _MAX_HEADER or prefix.size + hlen > len(data):
-        raise TokensFormatError("token file is truncated: header incomplete")
-    raw = data[prefix.size : prefix.size + hlen]
-    if hcrc and zlib.crc32(raw) != hcrc[0]:
-        raise TokensFormatError("token file is corrupt: header checksum mismatch")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise TokensFormatError("token file is corrupt: unreadable header") from None
-    if not isinstance(header, dict):
-        raise TokensFormatError("token file is corrupt: header is not an object")
-    return version, header, data[prefix.size + hlen :]
-
-
-_REQUIRED = {
-    "shape": list,
-    "dtype": str,
-    "crc32": int,
-    "lengths": list,
-    "num_samples": list,
-    "sample_rate": int,
-    "frame_rate": (int, float),
-    "codebook_size": int,
-    "groups": int,
-    "model_id": str,
-}
-_REQUIRED_V2 = {"model_fingerprint": str, "source": (dict, type(None))}
-
-
-def _check_header(header: dict[str, Any], version: int) -> tuple[tuple[int, ...], np.dtype]:
-    required = _REQUIRED if version == 1 else {**_REQUIRED, **_REQUIRED_V2}
-    for key, kind in required.items():
-        if key not in header or not isinstance(header[key], kind):  # type: ignore[arg-type]
-            raise TokensFormatError(
-                f"token file is corrupt: header field '{key}' missing or invalid"
-            )
-    shape = tuple(header["shape"])
-    if len(shape) != 3 or not all(isinstance(v, int) and v >= 0 for v in shape):
-        raise TokensFormatError(f"token file is corrupt: bad shape {shape}")
-    size = header["codebook_size"]
-    if not 1 <= size <= 2**32 or header["dtype"] != code_dtype(size).name:
-        raise TokensFormatError(
-            f"token file is corrupt: dtype {header['dtype']!r} does not fit codebook_size {size}"
-        )
-    if len(header["lengths"]) != shape[0] or len(header["num_samples"]) != shape[0]:
-        raise TokensFormatError("token file is corrupt: lengths do not match batch size")
-    return shape, np.dtype(header["dtype"])  # type: ignore[return-value]
+    if zlib.crc32(payload) != header["crc32"]:
+        raise TokensFormatError("token file is corrupt: checksum mismatch")
+    if version >= 3:
+        try:
+            return unpack_codes(payload, count, packing)
+        except PackingError as exc:
+            raise TokensFormatError(f"token file is corrupt: {exc}") from None
+    codes = np.frombuffer(payload, dtype=dtype)
+    if codes.size and codes.max() >= size:
+        raise TokensFormatError("token file holds codes outside the codebook")
+    return codes
 
 
 def _source(value: Any) -> SourceStamp | None:

@@ -22,6 +22,8 @@ def test_tokens_for_tts_lm_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> Non
     import nbformat
     from nbclient import NotebookClient
 
+    from codec.bundled import DEFAULT_MODEL
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for cell in nb.cells:  # the committed notebook carries no outputs
         assert not cell.get("outputs"), "clear the notebook's outputs before committing"
@@ -41,6 +43,9 @@ def test_tokens_for_tts_lm_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> Non
         out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
     )
     assert "continuation starts with the prompt's codes: True" in text
+    # the LM trains on (text, codes) pairs: transcripts of the bundled speech, shipped model
+    assert "files with a transcript" in text and f"model={DEFAULT_MODEL}" in text
+    assert "loss with the right transcripts" in text and "transcript: " in text
     images = [
         out
         for cell in nb.cells

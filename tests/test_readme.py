@@ -8,6 +8,7 @@ A new block is picked up and run without editing this file; only a new file it n
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -70,10 +71,16 @@ def speech_wav(folder: Path) -> None:
 
 
 def shards(folder: Path) -> None:
-    """What the README's ``codec export-tokens`` command writes, on three utterances."""
-    files = [str(p) for p in sorted(SPEECH.glob("*.flac"))[:3]]
+    """What the README's ``codec export-tokens`` command writes (with Parquet), on three
+    utterances of the bundled manifest (with their transcripts)."""
+    lines = (SPEECH.parent / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    rows = [r | {"path": str(SPEECH.parent / r["path"])} for r in rows if r.get("text")][:3]
+    manifest = folder / "speech.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     model = folder / "runs" / "quickstart" / "export"
-    assert main(["export-tokens", *files, "-o", str(folder / "shards"), "--model", str(model)]) == 0
+    args = ["export-tokens", str(manifest), "-o", str(folder / "shards"), "--model", str(model)]
+    assert main([*args, "--parquet"]) == 0
 
 
 def hub_cache(folder: Path) -> None:
@@ -130,4 +137,7 @@ def test_readme_python_block_runs(
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(work / "hf-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    if "datasets" in block:  # its cache (of the Parquet tokens) goes here, not to ~/.cache
+        datasets_config = pytest.importorskip("datasets.config")
+        monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", work / "hf-datasets")
     exec(compile(block, str(README), "exec"), {"__name__": "__main__"})

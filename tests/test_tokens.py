@@ -1,11 +1,16 @@
+import math
 import struct
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from codec.tokens import MAGIC, Tokens, TokensFormatError
+from codec.tokens import MAGIC, Tokens, TokensFormatError, payload_bytes
+from tests.faults.helpers import build, parts
+
+DATA = Path(__file__).parent / "data"
 
 
 def make_tokens(codebook_size: int = 1024, groups: int = 2, k: int = 4) -> Tokens:
@@ -23,11 +28,13 @@ def make_tokens(codebook_size: int = 1024, groups: int = 2, k: int = 4) -> Token
     )
 
 
-@pytest.mark.parametrize("codebook_size", [2, 256, 1024, 70000])
-def test_round_trip(tmp_path: Path, codebook_size: int) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("codebook_size", [1, 2, 3, 256, 625, 1000, 1024, 70000, 2**32])
+def test_round_trip(tmp_path: Path, codebook_size: int, version: int) -> None:
     tokens = make_tokens(codebook_size)
     path = tmp_path / "x.tok"
-    tokens.save(path)
+    tokens.save(path, version=version)
+    assert path.read_bytes()[4] == version
     back = Tokens.load(path)
     assert torch.equal(back.codes, tokens.codes)
     assert torch.equal(back.lengths, tokens.lengths)
@@ -38,11 +45,97 @@ def test_round_trip(tmp_path: Path, codebook_size: int) -> None:
     )
 
 
-def test_smallest_dtype() -> None:
-    small = make_tokens(256).to_bytes()
-    large = make_tokens(1024).to_bytes()
-    payload = 3 * 4 * 11
-    assert len(large) - len(small) == pytest.approx(payload, abs=8)
+def test_version_2_stores_the_smallest_dtype() -> None:
+    small = make_tokens(256).to_bytes(version=2)
+    large = make_tokens(1024).to_bytes(version=2)
+    assert payload_bytes(small) == 3 * 4 * 11 and payload_bytes(large) == 2 * 3 * 4 * 11
+
+
+@pytest.mark.parametrize(("size", "bits"), [(2, 1), (256, 8), (1024, 10), (65536, 16)])
+def test_version_3_stores_log2_bits_per_code(size: int, bits: int) -> None:
+    """Version 2 stored a 1024-code book's codes in 16 bits: a .tok of the shipped model
+    measured 9.6 kbps of payload for its 6 kbps (1.8x with the header on one second)."""
+    tokens = make_tokens(size)
+    assert payload_bytes(tokens.to_bytes()) == math.ceil(3 * 4 * 11 * bits / 8)
+    assert tokens.payload_bits() == 3 * 4 * 11 * bits
+
+
+def test_payload_bitrate_is_the_nominal_one() -> None:
+    """A minute of the shipped model's layout (12 x 1024 codes at 50 frames/s, 6 kbps)."""
+    minute = replace(
+        make_tokens(1024),
+        codes=torch.randint(0, 1024, (1, 12, 3000)),
+        lengths=torch.tensor([3000]),
+        num_samples=torch.tensor([960000]),
+        groups=1,
+    )
+    data = minute.to_bytes()
+    assert payload_bytes(data) * 8 / minute.duration == minute.bitrate == 6000.0
+    assert payload_bytes(minute.to_bytes(version=2)) * 8 / minute.duration == 9600.0
+
+
+def test_committed_version_2_file_still_loads() -> None:
+    """``speech_v2.tok``: 1.5 s of the bundled speech encoded by the shipped model with the
+    release before format version 3; it loads, and re-saving it as version 3 keeps every code."""
+    data = (DATA / "speech_v2.tok").read_bytes()
+    assert data[4] == 2
+    old = Tokens.from_bytes(data)
+    assert old.codes.shape == (1, 12, 75) and old.codebook_size == 1024
+    assert old.model_fingerprint == "202310f623129e52d06ed39f7dbff85b"
+    new = Tokens.from_bytes(old.to_bytes())
+    assert torch.equal(new.codes, old.codes) and new == replace(old, codes=new.codes)
+    assert payload_bytes(old.to_bytes()) == 12 * 75 * 10 // 8 < payload_bytes(data) == 1800
+    assert old.to_bytes(version=2) == data
+
+
+def test_unknown_write_version_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"version must be one of \(2, 3\), got 1"):
+        make_tokens().to_bytes(version=1)
+
+
+def _forge(data: bytes, change: dict[str, object], payload: bytes | None = None) -> bytes:
+    header, old, version = parts(data)
+    payload = old if payload is None else payload
+    return build(header | change | {"crc32": zlib.crc32(payload)}, payload, version)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"word_bits": 9}, "do not fit a word of 9 bits"),
+        ({"codes_per_word": 2}, "do not fit a word of 10 bits"),
+        ({"word_bits": 11}, "truncated or padded"),
+        ({"word_bits": 65}, "at most 64 bits"),
+        ({"codes_per_word": 10**9}, "do not fit a word"),
+        ({"codes_per_word": True}, "must be integers"),
+        ({"word_bits": "10"}, "'word_bits' missing or invalid"),
+        ({"codes_per_word": None}, "'codes_per_word' missing or invalid"),
+    ],
+)
+def test_forged_packing_is_refused(change: dict[str, object], words: str) -> None:
+    """Headers whose checksum was recomputed after an edit of the packing fields."""
+    with pytest.raises(TokensFormatError, match="token file is") as info:
+        Tokens.from_bytes(_forge(make_tokens(1024).to_bytes(), change))
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_packed_codes_outside_the_book_are_refused() -> None:
+    """In a 1000-code book a 10-bit word can hold 1000..1023: checked on reading, even with a
+    correct payload checksum."""
+    data = make_tokens(1000).to_bytes()
+    payload = bytearray(parts(data)[1])
+    payload[0], payload[1] = 0xFF, payload[1] | 0x03  # first code: 1023
+    with pytest.raises(TokensFormatError, match="outside the codebook"):
+        Tokens.from_bytes(_forge(data, {}, bytes(payload)))
+
+
+def test_stray_padding_bits_are_refused() -> None:
+    data = make_tokens(2).to_bytes()  # 132 one-bit codes: 17 bytes, 4 padding bits
+    payload = bytearray(parts(data)[1])
+    assert len(payload) == 17
+    payload[-1] |= 0x80
+    with pytest.raises(TokensFormatError, match="padding bits"):
+        Tokens.from_bytes(_forge(data, {}, bytes(payload)))
 
 
 def test_no_overwrite_without_force(tmp_path: Path) -> None:
@@ -126,6 +219,7 @@ def test_codes_kept_in_the_smallest_type(size: int, dtype: torch.dtype) -> None:
     took 288 kB, 72 kB as int16."""
     tokens = make_tokens(size)
     assert tokens.codes.dtype == dtype
+    assert Tokens.from_bytes(tokens.to_bytes()).codes.dtype == dtype
     assert torch.equal(Tokens.from_bytes(tokens.to_bytes()).codes, tokens.codes)
     minute = replace(
         tokens,

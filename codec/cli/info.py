@@ -12,7 +12,7 @@ from codec.errors import one_line
 from codec.loading import load_model
 from codec.model import Codec
 from codec.pretrained import CONFIG_NAME
-from codec.tokens import MAGIC, Tokens
+from codec.tokens import MAGIC, Tokens, payload_bytes
 
 __all__ = ["add_parser", "model_info", "run", "token_info"]
 
@@ -77,6 +77,16 @@ def model_info(spec: str, codec: Codec) -> str:
     )
 
 
+def _measured(payload: int, size: int, seconds: float) -> str:
+    """The file's bitrate: its codes alone, and with the header (bits per second of audio)."""
+    if seconds <= 0:
+        return "none: the file holds no audio"
+    return (
+        f"{payload * 8 / seconds / 1000:.4g} kbps of codes, "
+        f"{size * 8 / seconds / 1000:.4g} kbps with the header"
+    )
+
+
 def _audio_line(path: Path, info: AudioInfo) -> str:
     return (
         f"{path}: audio, {info.sample_rate} Hz, {info.channels} channel(s), {info.subtype}, "
@@ -85,9 +95,11 @@ def _audio_line(path: Path, info: AudioInfo) -> str:
 
 
 def token_info(path: Path, tokens: Tokens) -> str:
-    """Model, rates, layout, bitrate, frames, duration and size of a token file."""
+    """Model, rates, layout, bitrate (nominal and measured on the file), frames, duration and
+    size of a token file."""
     frames = tokens.lengths.tolist()
     seconds = [n / tokens.sample_rate for n in tokens.num_samples.tolist()]
+    data = path.read_bytes()
     return "\n".join(
         [
             f"{path}: tokens from model {tokens.model_id!r}",
@@ -95,7 +107,9 @@ def token_info(path: Path, tokens: Tokens) -> str:
             f"  layout        [B={tokens.codes.shape[0]}, K={tokens.num_codebooks}, "
             f"T={tokens.num_frames}], {tokens.groups} group(s) x {tokens.levels} levels, "
             f"group-major, {tokens.codebook_size} codes",
-            f"  bitrate       {tokens.bitrate / 1000:g} kbps",
+            f"  bitrate       {tokens.bitrate / 1000:g} kbps nominal",
+            f"  file bitrate  {_measured(payload_bytes(data), len(data), tokens.duration)} "
+            f"(format version {data[4]})",
             f"  frames        {', '.join(map(str, frames[:8]))}{' ...' if len(frames) > 8 else ''}",
             f"  duration      {sum(seconds):.2f} s in {len(seconds)} item(s)",
             f"  file size     {path.stat().st_size} bytes",

@@ -24,7 +24,7 @@ from codec.encoding import load_item
 from codec.errors import one_line
 from codec.metrics import mel_distance, si_sdr
 from codec.model import Codec
-from codec.tokens import Tokens
+from codec.tokens import Tokens, payload_bytes
 
 __all__ = ["add_parser", "run"]
 
@@ -109,7 +109,8 @@ def _summary(
         f"  audio         {seconds:.2f} s at {codec.sample_rate} Hz",
         f"  tokens        {tokens.num_codebooks} codebooks x {tokens.num_frames} frames "
         f"({tokens.frame_rate:g} frames/s, {tokens.codebook_size} codes)",
-        f"  bitrate       {tokens.bitrate / 1000:.3g} kbps",
+        f"  bitrate       {tokens.bitrate / 1000:.3g} kbps nominal, "
+        f"{payload_bytes(tokens.to_bytes()) * 8 / seconds / 1000:.4g} kbps in a .tok's codes",
         f"  SI-SDR        {float(si_sdr(est, ref)[0]):.2f} dB",
         f"  mel distance  {float(mel_distance(est, ref, codec.sample_rate)):.3f}",
         f"  time          encode {t1 - t0:.3f} s, decode {t2 - t1:.3f} s "

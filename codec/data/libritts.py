@@ -44,7 +44,7 @@ def _record(path: Path, subset: str, split: str, include_text: bool) -> AudioRec
     except AudioError:
         return None
     chapter = path.parent.name
-    meta: dict[str, object] = {"subset": subset, "chapter": chapter, "utterance": path.stem}
+    meta: dict[str, object] = {"id": path.stem, "subset": subset, "chapter": chapter}
     text_file = path.with_suffix(".normalized.txt")
     if include_text and text_file.is_file():
         meta["text"] = text_file.read_text(encoding="utf-8").strip()
@@ -63,8 +63,9 @@ def scan_libritts(
 
     ``subsets`` defaults to those present; asking for a missing one raises ``FileNotFoundError``.
     ``split`` comes from ``split_map`` (default :data:`LIBRITTS_SUBSETS`), ``speaker`` from the
-    speaker folder; ``meta`` holds ``subset``, ``chapter``, ``utterance`` (and the normalised
-    ``text`` when ``include_text``). Files whose header is unreadable are left out.
+    speaker folder; ``meta`` holds ``id`` (the utterance id, the file's stem), ``subset``,
+    ``chapter`` (and the normalised ``text`` when ``include_text``: what a TTS LM pairs with
+    the tokens, carried by ``export-tokens``). Files whose header is unreadable are left out.
     """
     base = find_libritts_root(root)
     splits = dict(LIBRITTS_SUBSETS) | dict(split_map or {})

@@ -25,7 +25,9 @@ from codec.data.manifest import (
     records_from_paths,
 )
 from codec.errors import install_hint, one_line
+from codec.lm import fields as carried
 from codec.lm.batches import Encoded, Engine, encode_locally
+from codec.lm.parquet import has_pyarrow, write_parquet
 from codec.lm.shards import (
     SHARDS_FORMAT,
     SHARDS_VERSION,
@@ -34,7 +36,6 @@ from codec.lm.shards import (
     manifest_file,
     read_shard_manifest,
     shard_name,
-    write_parquet,
     write_shard,
     write_shard_manifest,
 )
@@ -200,9 +201,10 @@ def export_tokens(
 ) -> dict[str, Any]:
     """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
 
-    ``inputs``: see :func:`resolve_inputs`. ``num_codebooks`` keeps the first levels of each
-    group (default: all). ``shard_size``: frames per shard (a shard closes once it holds at
-    least this many). Audio loads in ``num_workers`` DataLoader workers; the model runs on
+    ``inputs``: see :func:`resolve_inputs`; each item keeps its manifest fields (``id``,
+    ``speaker``, ``text``, ...: :mod:`codec.lm.fields`) and a path relative to the input root.
+    ``num_codebooks`` keeps the first levels of each group (default: all). ``shard_size``:
+    frames per shard (a shard closes once it holds at least this many). Audio loads in ``num_workers`` DataLoader workers; the model runs on
     ``device`` (default: CUDA when available, else CPU; the codec is moved there). ``parquet``
     also writes a ``.parquet`` per shard when pyarrow is installed (a warning otherwise).
     ``force`` deletes earlier shards in ``out_dir`` instead of resuming. Unreadable or too-short
@@ -215,8 +217,9 @@ def export_tokens(
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     unreadable: list[dict[str, str]] = []
-    records = resolve_inputs(inputs, unreadable)
-    spec, header = shard or ShardSpec(), _header(codec, k, shard_size)
+    given = [inputs] if isinstance(inputs, (str, os.PathLike, AudioRecord)) else list(inputs)
+    records, root = resolve_inputs(given, unreadable), carried.input_root(given)
+    spec, header, every = shard or ShardSpec(), _header(codec, k, shard_size), records
     if spec.count > 1:  # this worker's run; worker 0 lists the unreadable, first as one does
         start, stop = spec.bounds(len(records), batch_size)
         header["part"] = {"index": spec.index, "count": spec.count, "start": start, "stop": stop}
@@ -229,10 +232,11 @@ def export_tokens(
         parquet = False
     out = Path(out_dir)
     manifest = _prepare_dir(out, header, force)
-    done = {it["source"] for s in manifest["shards"] for it in s["items"]}
-    todo = [r for r in records if _source(r) not in done]
+    root = carried.describe(manifest, every, out, root)  # fields (all workers' alike), source_root
+    todo = carried.pending(records, manifest, root)
 
     def skip(path: str, entry: dict[str, str]) -> None:
+        entry = carried.relative_entry(entry, root)  # no absolute path in the outputs
         manifest["skipped"].append(entry)
         if on_skip is None:
             warnings.warn(f"skipping {path}: {entry['reason']}", stacklevel=4)
@@ -247,7 +251,8 @@ def export_tokens(
     )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else codec.device))
     codec.to(device).eval()
-    writer = _ShardWriter(out, manifest, np.dtype(manifest["dtype"]), shard_size, parquet, say)
+    dtype = np.dtype(manifest["dtype"])
+    writer = _ShardWriter(out, manifest, dtype, shard_size, parquet, say, root)
     batches = (engine or encode_locally(num_workers))(codec, todo, k, batch_size)
     _write_all(batches, todo, skip, writer, progress)
     writer.flush()
@@ -288,17 +293,9 @@ def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
         )
 
 
-def has_pyarrow() -> bool:
-    """Whether the optional ``pyarrow`` (Parquet output) is installed."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class _ShardWriter:
-    """Buffers utterances and writes a shard once ``shard_size`` frames are collected."""
+    """Buffers utterances and writes a shard once ``shard_size`` frames are collected; item
+    sources are stored relative to ``root``."""
 
     def __init__(
         self,
@@ -308,8 +305,9 @@ class _ShardWriter:
         shard_size: int,
         parquet: bool,
         log: Callable[[str], None],
+        root: Path,
     ) -> None:
-        self.out, self.manifest, self.dtype = out, manifest, dtype
+        self.out, self.manifest, self.dtype, self.root = out, manifest, dtype, root
         self.shard_size, self.parquet, self.log = shard_size, parquet, log
         names = [int(s["name"].split("-")[-1]) for s in manifest["shards"]]
         self.next_number = max(names, default=-1) + 1
@@ -320,7 +318,8 @@ class _ShardWriter:
         self.codes.append(codes)
         self.items.append(
             {
-                "source": _source(record),
+                "source": carried.relative_source(record.path, self.root),
+                **carried.record_fields(record),
                 "duration": round(num_samples / int(self.manifest["sample_rate"]), 6),
                 "num_samples": num_samples,
                 "num_frames": int(codes.shape[1]),
@@ -335,7 +334,10 @@ class _ShardWriter:
         name = shard_name(self.next_number, file_prefix(self.manifest))
         entry = write_shard(self.out, name, self.codes, self.dtype)
         if self.parquet:
-            entry["parquet"] = write_parquet(self.out, name, self.items, self.codes)
+            kinds = self.manifest["fields"]
+            entry["parquet"] = write_parquet(
+                self.out, name, self.items, self.codes, kinds, self.dtype
+            )
         entry["items"] = self.items
         self.manifest["shards"].append(entry)
         write_shard_manifest(self.out, self.manifest)  # the shard counts as done from here on

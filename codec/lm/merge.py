@@ -54,6 +54,8 @@ def merge_tokens(
                 if shard.get(key):
                     linked += _place(folder / shard[key], out / shard[key], force)
     merged = combine_manifests([m for _, m in found])
+    if "source_root" in merged:  # relative to each worker's folder: make it OUT's
+        merged["source_root"] = _source_root(found, out)
     write_shard_manifest(out, merged)  # last: the folder counts as merged from here on
     say = log or (lambda _msg: None)
     say(
@@ -61,6 +63,17 @@ def merge_tokens(
         f"items into {target} ({linked} files linked or copied)"
     )
     return merged
+
+
+def _source_root(found: list[tuple[Path, dict[str, Any]]], out: Path) -> str:
+    """The workers' common input root, relative to ``out`` (POSIX); one line when they differ."""
+    roots = {(folder / m.get("source_root", ".")).resolve() for folder, m in found}
+    if len(roots) > 1:
+        raise ValueError(
+            f"the workers' inputs lie under different folders ({', '.join(map(str, roots))}): "
+            "give every worker the same inputs"
+        )
+    return Path(os.path.relpath(roots.pop(), out.resolve())).as_posix()
 
 
 def _place(source: Path, target: Path, force: bool) -> int:

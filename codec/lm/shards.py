@@ -5,13 +5,15 @@ A shard directory holds, per shard ``shard-NNNNN``::
     shard-NNNNN.codes.npy   codes [K, total_frames], smallest unsigned dtype, utterances
                             concatenated along time
     shard-NNNNN.index.npy   int64 [N, 2]: (offset, length) in frames of each utterance
-    shard-NNNNN.parquet     optional: one row per utterance (source, num_frames, num_samples,
-                            codes as a list per codebook), when pyarrow is installed
+    shard-NNNNN.parquet     optional: one row per utterance (its fields, source, frames,
+                            samples, codes ``[K][T]`` as uint8/uint16; see ``lm/parquet.py``)
 
 and one ``manifest.json`` (written last, atomically, after each shard) describing the model
-(id, sample rate, frame rate, groups, levels, codebook sizes), every completed shard and the
-utterances in it (source path, duration, samples, frames). Everything loads with
-``np.load(path, mmap_mode="r")``; pickle is never allowed.
+(id, sample rate, frame rate, groups, levels, codebook sizes), the carried ``fields`` and their
+types, every completed shard and the utterances in it (source path relative to
+``source_root``, itself relative to the shard folder; the input manifest's ``id``, ``speaker``,
+``text``, ``split`` and other fields; duration, samples, frames). No path is absolute.
+Everything loads with ``np.load(path, mmap_mode="r")``; pickle is never allowed.
 
 Worker ``i`` of a sharded export (``--num-shards N``) prefixes its files with ``r000i-``
 (``r0003-shard-00012.codes.npy``, ``r0003-manifest.json`` with a ``part``: its index, the
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +79,8 @@ def manifest_file(manifest: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class ShardItem:
     """Where one exported utterance lives: ``shard`` (position in the manifest), ``row`` in
-    its index, and its manifest record (source, duration, num_samples, num_frames)."""
+    its index, and its manifest record (source, duration, num_samples, num_frames, and the
+    carried ``fields``: id, speaker, text, split, ...)."""
 
     shard: int
     row: int
@@ -85,6 +88,7 @@ class ShardItem:
     duration: float
     num_samples: int
     num_frames: int
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _save_npy(path: Path, array: np.ndarray, force: bool = True) -> None:
@@ -112,31 +116,6 @@ def write_shard(
         "num_frames": int(lengths.sum()),
     }
     return entry
-
-
-def write_parquet(
-    out_dir: Path, name: str, items: list[dict[str, Any]], codes: list[np.ndarray]
-) -> str | None:
-    """Write ``name.parquet`` if pyarrow is importable; returns its file name or None."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        return None
-    table = pa.table(
-        {
-            "source": [it["source"] for it in items],
-            "num_frames": pa.array([it["num_frames"] for it in items], pa.int64()),
-            "num_samples": pa.array([it["num_samples"] for it in items], pa.int64()),
-            "codes": pa.array(
-                [c.astype(np.int64).tolist() for c in codes], pa.list_(pa.list_(pa.int64()))
-            ),
-        }
-    )
-    target = out_dir / f"{name}.parquet"
-    with atomic_path(target, force=True) as tmp:
-        pq.write_table(table, str(tmp))
-    return target.name
 
 
 def read_shard_manifest(
@@ -276,8 +255,12 @@ def combine_manifests(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len(manifests) == 1 and "part" not in manifests[0]:
         return manifests[0]
     first = {k: v for k, v in manifests[0].items() if k != "part"}
+    fields: dict[str, str] = {}
+    for m in manifests:  # every export's carried fields (the first one's type where they differ)
+        fields.update({k: v for k, v in m.get("fields", {}).items() if k not in fields})
     combined = {
         **first,
+        "fields": fields,
         "shards": [s for m in manifests for s in m["shards"]],
         "skipped": [s for m in manifests for s in m.get("skipped", [])],
         "complete": all(m.get("complete", False) for m in manifests),
@@ -305,6 +288,10 @@ class TokenShards:
         self.root = Path(dirs[0])
         self.manifest = combine_manifests([m for _, m in found])
         roots = [folder for folder, m in found for _ in m["shards"]]
+        # the folder each shard's sources are relative to (exports may come from different roots)
+        self._audio_dirs = [
+            folder / m.get("source_root", ".") for folder, m in found for _ in m["shards"]
+        ]
         self._codes: list[np.ndarray] = []
         self._index: list[np.ndarray] = []
         self.items: list[ShardItem] = []
@@ -318,10 +305,18 @@ class TokenShards:
                 raise ValueError(f"{root / entry['name']}: index points past the codes")
             self._codes.append(codes)
             self._index.append(index)
+            names = self.manifest.get("fields", {})
             for row, it in enumerate(entry["items"]):
+                fields = {name: it.get(name) for name in names}
                 self.items.append(
                     ShardItem(
-                        s, row, it["source"], it["duration"], it["num_samples"], it["num_frames"]
+                        s,
+                        row,
+                        it["source"],
+                        it["duration"],
+                        it["num_samples"],
+                        it["num_frames"],
+                        fields,
                     )
                 )
 
@@ -368,3 +363,9 @@ class TokenShards:
 
     def sources(self) -> list[str]:
         return [it.source for it in self.items]
+
+    def audio_path(self, i: int) -> Path:
+        """Where item ``i``'s audio is, from the stored relative paths (valid while the shard
+        folder and the corpus keep their relative places)."""
+        item = self.items[i]
+        return self._audio_dirs[item.shard] / item.source

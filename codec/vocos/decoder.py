@@ -15,6 +15,7 @@ from codec.config import VocosConfig
 from codec.nn.conv import StreamingConv1d
 from codec.nn.streaming import StreamingContainer
 from codec.vocos.istft import CausalISTFT
+from codec.vocos.phase import VocoderPhase
 
 __all__ = ["ConvNeXtBlock", "VocosDecoder"]
 
@@ -53,7 +54,8 @@ class VocosDecoder(StreamingContainer):
 
     Causal conv in (``dimension -> dim``), LayerNorm, ``num_blocks`` ConvNeXt blocks, LayerNorm,
     a linear head to ``n_fft + 2`` channels per frame: log-magnitude (exp, clipped) and phase
-    (through cos / sin) of ``n_fft // 2 + 1`` bins, then :class:`CausalISTFT`. Frame ``t``
+    (through cos / sin; with ``phase="vocoder"`` a residual on the phase integrated from the
+    magnitude peaks) of ``n_fft // 2 + 1`` bins, then :class:`CausalISTFT`. Frame ``t``
     completes samples ``[t*hop, (t+1)*hop)``; stream with ``streaming()`` / ``flush()``.
     """
 
@@ -68,6 +70,15 @@ class VocosDecoder(StreamingContainer):
         self.norm_out = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head = nn.Linear(cfg.dim, cfg.n_fft + 2)
         self.istft = CausalISTFT(cfg.n_fft, hop_length)
+        self.vocoder_phase: VocoderPhase | None = None
+        if cfg.phase == "vocoder":
+            self.vocoder_phase = VocoderPhase(cfg.n_fft, hop_length)
+            # The head's phase channels become a residual on the integrated phase: start at
+            # zero so that an untrained decoder already synthesises coherent harmonics.
+            bins = cfg.n_fft // 2 + 1
+            with torch.no_grad():
+                self.head.weight[bins:].zero_()
+                self.head.bias[bins:].zero_()
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, dimension, F]`` (a chunk of frames when streaming) -> ``[B, 1, F * hop]``."""
@@ -88,6 +99,8 @@ class VocosDecoder(StreamingContainer):
         out = self.head(h)
         out = out.to(torch.promote_types(out.dtype, torch.float32)).transpose(1, 2)
         log_magnitude, phase = out.chunk(2, dim=1)
+        if self.vocoder_phase is not None:
+            phase = phase + self.vocoder_phase(log_magnitude)
         magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
         # cos / sin rather than torch.polar: the same value, with a plain real backward
         return torch.complex(magnitude * phase.cos(), magnitude * phase.sin())

@@ -40,6 +40,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from transcripts import add_transcripts  # noqa: E402
+
 SAMPLE_RATE = 16_000
 PEAK = 10 ** (-3 / 20)  # -3 dBFS
 MIN_SECONDS, MAX_SECONDS = 1.5, 10.0
@@ -306,6 +309,7 @@ def build(
         rows += [builder.write(voice, stem, split) for stem in chosen[voice.speaker]]
         if voice.seen:
             rows += builder.train(voice, train_bytes, held_out)
+    rows = add_transcripts(rows, [root])  # id, and the published text where there is one
     rows.sort(key=lambda r: (str(r["split"]), str(r["path"])))
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)

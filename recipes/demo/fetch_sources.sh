@@ -3,13 +3,14 @@
 # (no root needed: apt-get download + dpkg-deb -x). Then:
 #   python recipes/demo/build_speech.py --source DEST --out assets/speech --force
 # Needs a Debian/Ubuntu apt with the 'main' archive (bookworm: asterisk-core-sounds 1.6.1-1,
-# fillets-ng-data-cs 1.0.1-1.1, tuxpaint-stamps-default 2022.06.04-1; about 280 MB of .deb)
+# fillets-ng-data-cs 1.0.1-1.1 (+ fillets-ng-data for the dialogue texts),
+# tuxpaint-stamps-default 2022.06.04-1; about 350 MB of .deb)
 # and, for build_speech.py, ffmpeg (G.722 decoding).
 set -euo pipefail
 dest=${1:-data/speech-sources}
 packages=(
     asterisk-core-sounds-en-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722
-    fillets-ng-data-cs tuxpaint-stamps-default
+    fillets-ng-data-cs fillets-ng-data tuxpaint-stamps-default
 )
 mkdir -p "$dest/debs"
 dest=$(cd "$dest" && pwd)

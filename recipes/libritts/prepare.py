@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> None:
         "--base-url", default=BASE_URL, help="mirror, e.g. https://us.openslr.org/resources/60"
     )
     parser.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
-    parser.add_argument("--text", action="store_true", help="store normalised transcripts")
+    parser.add_argument(
+        "--text",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="store each utterance's normalised transcript (default; --no-text to leave it out)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite --out")
     args = parser.parse_args(argv)
     if args.download:
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     records = scan_libritts(args.root, args.subsets, include_text=args.text)
     write_manifest(args.out, records, force=args.force)
     hours = sum(r.duration for r in records) / 3600
-    print(f"wrote {len(records)} utterances ({hours:.1f} h) to {args.out}")
+    texts = sum("text" in r.meta for r in records)
+    print(f"wrote {len(records)} utterances ({hours:.1f} h, {texts} with text) to {args.out}")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def test_bad_token_files(tmp_path: Path, models: dict[str, Path], capsys) -> Non
     data[-1] ^= 0xFF
     (tmp_path / "in" / "corrupt.tok").write_bytes(bytes(data))
     (tmp_path / "in" / "cut.tok").write_bytes(good.read_bytes()[:-10])
-    (tmp_path / "in" / "range.tok").write_bytes(with_code(good.read_bytes(), 40))
+    # out-of-range codes need the byte per code of version 2 (5 bits hold only 0..31)
+    (tmp_path / "in" / "range.tok").write_bytes(with_code(tokens.to_bytes(version=2), 40))
     out = tmp_path / "out"
     code, _, err = cli(capsys, "decode", tmp_path / "in", "-o", out, "-m", models["causal"])
     assert code == 1

@@ -32,3 +32,14 @@ def test_encode_decode_roundtrip(tmp_path: Path, models: dict[str, Path], capsys
     assert code == 0
     assert "kbps" in out and "SI-SDR" in out and "mel distance" in out
     assert sf.info(str(tmp_path / "r.wav")).frames == 1234
+
+
+def test_roundtrip_bitrate_is_measured_on_the_token_file(
+    tmp_path: Path, models: dict[str, Path], capsys
+) -> None:
+    """2 codebooks of 32 codes at 2000 frames/s: 20 kbps, and a .tok holds 20 kbps of codes."""
+    wav = write(tmp_path / "a.wav", 1600)
+    code, out, _ = cli(
+        capsys, "roundtrip", wav, "-o", tmp_path / "r.wav", "-m", models["causal"], "-k", "2"
+    )
+    assert code == 0 and "20 kbps nominal, 20 kbps in a .tok's codes" in out, out

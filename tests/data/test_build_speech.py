@@ -47,6 +47,21 @@ def fake_tree(build: ModuleType, root: Path) -> None:
             path.write_bytes(f"{voice.speaker} {i}".encode())
     tux = root / build.TUXPAINT / "animals"
     (tux / "stamp1_desc_fr.ogg").write_bytes((tux / "stamp0_desc_fr.ogg").read_bytes())
+    # the published texts: the game's Czech script, each stamp's descriptions (a Greek
+    # recording spelt differently from its stamp)
+    script = root / "usr/share/games/fillets-ng/script/lvl/dialogs_cs.lua"
+    script.parent.mkdir(parents=True)
+    lines = [
+        f'dialogId("lvl-{c}-line{i}", "font", "En {i}")\ndialogStr("Věta \\"{c}{i}\\"")'
+        for c in "mv"
+        for i in range(29)
+    ]  # line 29 has no text
+    script.write_text("\n\n".join(lines), encoding="utf-8")
+    for i in range(30):
+        (tux / f"stamp{i}.txt").write_text(
+            f"Stamp {i}\nfr.utf8=Tampon {i}.\nel.utf8=Σφραγίδα {i}\n"
+        )
+    (tux / "stamp29_desc_el.ogg").rename(tux / "Stamp_29_desc_el.ogg")
 
 
 def run(build: ModuleType, root: Path, out: Path) -> list[dict[str, object]]:
@@ -74,6 +89,29 @@ def test_split_keeps_unseen_speakers_and_held_out_lines_out_of_training(
     # the two ids sharing one recording are gone for every voice
     assert not any(line(r).startswith(("animals.stamp0.", "animals.stamp1.")) for r in rows)
     assert all((tmp_path / "a" / str(r["path"])).is_file() for r in rows)
+
+
+def test_rows_carry_id_and_published_text(
+    build: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "decode", fake_decode)
+    fake_tree(build, tmp_path / "src")
+    rows = run(build, tmp_path / "src", tmp_path / "a")
+    texts: dict[str, str] = {}
+    for i in range(29):  # fillets line 29 has no text in the script
+        texts |= {f"cs_gabriela__lvl-m-line{i}": f'Věta "m{i}"'}
+        texts |= {f"cs_vit__lvl-v-line{i}": f'Věta "v{i}"'}
+    for i in range(30):  # the Greek recording spelt Stamp_29 still finds stamp29.txt
+        greek = "Stamp_29" if i == 29 else f"stamp{i}"
+        texts |= {f"fr_paulk__animals.stamp{i}": f"Tampon {i}."}
+        texts |= {f"el_kiriaki__animals.{greek}": f"Σφραγίδα {i}"}
+    for row in rows:  # asterisk voices: the prompt texts are not in the Debian packages
+        assert row["id"] == Path(str(row["path"])).stem
+        assert row.get("text") == texts.get(str(row["id"])), row
+    assert sum("text" in r for r in rows) > len(rows) // 3
+    transcripts = sys.modules["transcripts"]  # build_speech's helper module
+    greek = f"{build.TUXPAINT}/animals/Stamp_29_desc_el.ogg"
+    assert transcripts.tuxpaint_text([tmp_path / "src"], greek, "el") == "Σφραγίδα 29"
 
 
 def test_rebuild_is_identical(

@@ -55,3 +55,16 @@ def test_manifest_describes_16k_mono_multi_speaker_set() -> None:
         assert info.samplerate == 16_000 == record.sample_rate and info.channels == 1
         assert info.subtype == "PCM_16"
         assert abs(info.frames / 16_000 - record.duration) < 1e-3 and record.duration >= 1.5
+
+
+def test_manifest_has_ids_and_the_published_transcripts() -> None:
+    """Every row has an ``id``; the Fish Fillets and Tux Paint voices have their published text
+    (recipes/demo/transcripts.py), the Asterisk prompts none (not in the Debian packages)."""
+    records = bundled_speech()
+    assert len({r.meta["id"] for r in records}) == len(records)
+    with_text = Counter(r.speaker for r in records if r.meta.get("text"))
+    assert set(with_text) == {"cs_gabriela", "cs_vit", "fr_paulk", "el_kiriaki", "ro_tabbytha"}
+    assert sum(with_text.values()) == 147
+    assert {r.meta["package"] for r in records if "text" not in r.meta} >= {
+        "asterisk-core-sounds-en-g722"
+    }

@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
-from codec.audio import save_audio
+from codec.audio import load_audio, save_audio
 from codec.data import read_manifest, scan_libritts
+from codec.data.manifest import bundled_speech
+from codec.lm.shards import TokenShards
+from codec.model import Codec
+from tests.cli.conftest import cli
+from tests.conftest import tiny_config
+from tests.lightning.conftest import run_train_py
 
 PREPARE = Path(__file__).resolve().parents[2] / "recipes" / "libritts" / "prepare.py"
 
@@ -64,6 +71,8 @@ def test_prepare_cli_writes_manifest(tmp_path: Path) -> None:
     )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4 and rows[0]["path"].startswith("LibriTTS/train-clean-100/19/198/")
+    assert rows[0]["id"] == "19_198_000001_000000" and rows[0]["speaker"] == "19"
+    assert rows[0]["text"] == "text 19_198_000001_000000"  # transcripts by default
     assert {r.split for r in read_manifest(out)} == {"train"}
     assert all(r.path.is_file() for r in read_manifest(out))
 
@@ -115,3 +124,68 @@ def test_download_resumes_and_verifies(
     with pytest.raises(OSError, match="sha256"):
         prepare.verify(dest, "0" * 64)
     assert dest.with_name("x.tar.gz.bad").exists() and not dest.exists()
+
+
+def test_prepare_then_export_tokens_gives_text_code_pairs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recipe's manifest goes straight into ``codec export-tokens``: each Parquet row pairs
+    an utterance's transcript (and id, speaker) with its codes."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow not installed")
+    _fake_libritts(tmp_path / "data")
+    manifest = tmp_path / "data" / "libritts.jsonl"
+    _prepare_module().main(["--root", str(tmp_path / "data"), "--out", str(manifest)])
+    torch.manual_seed(0)
+    model = Codec(tiny_config()).eval().save_pretrained(tmp_path / "model")
+    out = tmp_path / "tokens"
+    args = ["export-tokens", manifest, "-o", out, "-m", model, "--device", "cpu", "--parquet"]
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    rows = [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert [r["id"] for r in rows] == [r.meta["id"] for r in read_manifest(manifest)]
+    assert all(r["text"] == f"text {r['id']}" for r in rows) and len(rows) == 6
+    assert {r["speaker"] for r in rows} == {"19", "26", "84"}
+    assert rows[0]["source"] == "LibriTTS/train-clean-100/19/198/19_198_000001_000000.wav"
+    shards = TokenShards(out)
+    for i, row in enumerate(rows):
+        assert np.array_equal(np.array(row["codes"], dtype=np.int64), shards.codes(i))
+        assert len(row["codes"]) == 4 and len(row["codes"][0]) == row["num_frames"] > 0
+
+
+@pytest.mark.slow
+def test_prepare_train_export_tokens_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The recipe's three steps on a fake LibriTTS tree of real speech: prepare (manifest with
+    transcripts), train.py (the debug experiment on that manifest), export-tokens with the
+    trained model: (text, codes) pairs."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow not installed")
+    for i, record in enumerate(bundled_speech("train")[:6]):
+        subset, speaker = ("train-clean-100" if i < 4 else "dev-clean"), str(10 + i % 2)
+        stem = f"{speaker}_100_000001_00000{i}"
+        folder = tmp_path / "data" / "LibriTTS" / subset / speaker / "100"
+        save_audio(folder / f"{stem}.wav", load_audio(record.path, 24_000).wav, 24_000)
+        (folder / f"{stem}.normalized.txt").write_text(f"Sentence number {i}.\n")
+    manifest = tmp_path / "data" / "libritts.jsonl"
+    _prepare_module().main(["--root", str(tmp_path / "data"), "--out", str(manifest)])
+    run = tmp_path / "run"
+    data = [f"data.{split}={manifest}" for split in ("train", "val")]
+    proc = run_train_py(
+        "experiment=debug",
+        "data=libritts",
+        *data,
+        "data.num_workers=0",
+        "data.batch_size=2",
+        "data.val_items=2",
+        "data.frames_per_crop=16",
+        f"run_dir={run}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "tokens"
+    args = ["export-tokens", manifest, "-o", out, "-m", run / "export", "--parquet"]
+    code, _, err = cli(capsys, *args, "--device", "cpu")
+    assert code == 0, err
+    rows = [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    pairs = sorted((r["id"][-1], r["text"]) for r in rows)  # manifest order: by subset, path
+    assert pairs == [(str(i), f"Sentence number {i}.") for i in range(6)]
+    assert all(len(r["codes"]) == 4 and len(r["codes"][0]) == r["num_frames"] > 50 for r in rows)

@@ -18,7 +18,8 @@ def test_codec_system_tokens_bitrate_and_stability(speech: torch.Tensor) -> None
     out = systems[0].process(speech[:4000], SR)
     assert out.audio.shape == (4000,)
     assert out.codes is not None and out.codes.shape == (2, 500)  # hop 8
-    assert out.payload_bytes == 2 * 500  # uint8 codes for 32 bins
+    assert out.payload_bytes == 2 * 500 * 5 // 8  # 5 bits per code of 32 (a byte before)
+    assert out.payload_bytes * 8 / (4000 / SR) == model.bitrate(2)  # measured = nominal
     assert out.file_bytes is not None and out.file_bytes > out.payload_bytes
     assert out.stability is not None and set(out.stability) == {1, 2}
     assert all(0.0 <= v <= 1.0 for v in out.stability.values())

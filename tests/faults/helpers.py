@@ -1,5 +1,5 @@
 """Token-file surgery for the fault tests: rewrite a header (with or without fixing its
-checksum), or write the version-1 layout of older releases."""
+checksum), or write the layouts of older releases (version 1; version 2 has version 3's prefix)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from codec.tokens import Tokens
 
 V1 = struct.Struct("<4sBI")
 V2 = struct.Struct("<4sBII")
@@ -35,7 +37,10 @@ def build(header: dict[str, Any], payload: bytes, version: int = 2) -> bytes:
 def edit(path: Path, change: Callable[[dict[str, Any]], None], version: int | None = None) -> None:
     """Rewrite ``path``'s header with ``change`` applied, checksums made consistent, in
     format ``version`` (default: the file's own)."""
-    header, payload, own = parts(path.read_bytes())
+    data = path.read_bytes()
+    if version is not None and version < 3 <= data[4]:  # bit-packed -> a uint type per code
+        data = Tokens.from_bytes(data).to_bytes(version=2)
+    header, payload, own = parts(data)
     change(header)
     path.write_bytes(build(header, payload, version or own))
 

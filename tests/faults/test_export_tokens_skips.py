@@ -45,7 +45,8 @@ def test_unreadable_file_is_listed_and_reported(
     code, lines, manifest = export(capsys, model, tmp_path / "shards", source)
     assert code == 1
     assert len(lines) == 1 and lines[0].startswith(f"error: {bad.resolve()}: unreadable audio")
-    assert [s["source"] for s in manifest["skipped"]] == [str(bad.resolve())]
+    relative = "bad.wav" if given_as == "folder" else "corpus/bad.wav"  # to the input's folder
+    assert [s["source"] for s in manifest["skipped"]] == [relative]
     assert "unreadable audio" in manifest["skipped"][0]["reason"]
     assert manifest["num_items"] == 1 and manifest["complete"]
     assert bad.read_bytes() == b"not audio at all" and good.is_file()

@@ -33,12 +33,38 @@ def _set(**fields: Any) -> Callable[[Path], None]:
 
 
 def _code(value: int) -> Callable[[Path], None]:
+    """The first payload byte set to ``value`` in the version-2 layout (one byte per code of
+    the 32-code test model), checksum fixed. Version 3 packs them in 5 bits, none out of range."""
+
     def damage(path: Path) -> None:
-        header, payload, version = parts(path.read_bytes())
+        header, payload, version = parts(_as_v2(path).read_bytes())
         data = bytearray(payload)
         data[0] = value
         header["crc32"] = zlib.crc32(bytes(data))
         path.write_bytes(build(header, bytes(data), version))
+
+    return damage
+
+
+def _as_v2(path: Path) -> Path:
+    path.write_bytes(Tokens.load(path).to_bytes(version=2))
+    return path
+
+
+def _version(version: int) -> Callable[[Path], None]:
+    """The version byte changed, nothing else (the header checksum covers the header only)."""
+    return lambda path: path.write_bytes(
+        path.read_bytes()[:4] + bytes([version]) + path.read_bytes()[5:]
+    )
+
+
+def _flip(offset: int) -> Callable[[Path], None]:
+    """One payload bit flipped at byte ``offset`` (the payload checksum left as it was)."""
+
+    def damage(path: Path) -> None:
+        data = bytearray(path.read_bytes())
+        data[offset] ^= 0x10
+        path.write_bytes(bytes(data))
 
     return damage
 
@@ -67,9 +93,19 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "cut header": (lambda p: p.write_bytes(p.read_bytes()[:20]), "truncated"),
     "cut data": (lambda p: p.write_bytes(p.read_bytes()[:-10]), "truncated"),
     "magic": (lambda p: p.write_bytes(b"RIFF" + p.read_bytes()[4:]), "bad magic"),
-    "future": (lambda p: p.write_bytes(b"CDTK\x03" + p.read_bytes()[5:]), "version 3"),
+    "future": (lambda p: p.write_bytes(b"CDTK\x04" + p.read_bytes()[5:]), "version 4"),
     "pickle": (lambda p: p.write_bytes(pickle.dumps({"codes": [1, 2]})), "not a token file"),
     "code range": (_code(40), "outside the codebook"),
+    # format version 3: bit-packed codes
+    "cut last byte": (lambda p: p.write_bytes(p.read_bytes()[:-1]), "truncated"),
+    "extra byte": (lambda p: p.write_bytes(p.read_bytes() + b"\0"), "padded"),
+    "payload bit": (_flip(-1), "checksum mismatch"),
+    "word bits": (_set(word_bits=4), "do not fit a word of 4 bits"),
+    "wider words": (_set(word_bits=6), "truncated or padded"),
+    "codes per word": (_set(codes_per_word=2), "do not fit a word of 5 bits"),
+    "no packing": (lambda p: edit(p, lambda h: h.pop("word_bits")), "'word_bits' missing"),
+    "marked v2": (_version(2), "'dtype' missing"),
+    "v2 marked v3": (lambda p: _version(3)(_as_v2(p)), "'codes_per_word' missing"),
 }
 
 
@@ -158,3 +194,14 @@ def test_streaming_steps_may_be_empty() -> None:
         num_samples=torch.tensor([0]),
     )
     assert replace(empty).num_frames == 0
+
+
+def test_version_2_file_of_the_last_release_decodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``tests/data/speech_v2.tok`` (written by the shipped model before format version 3)
+    decodes with the shipped model, its fingerprint accepted."""
+    old = Path(__file__).parents[1] / "data" / "speech_v2.tok"
+    code, _, err = cli(capsys, "decode", old, "-o", tmp_path / "a.wav")
+    assert code == 0 and "error" not in err
+    assert (tmp_path / "a.wav").stat().st_size > 2 * 24000

@@ -15,7 +15,7 @@ from codec.model import Codec
 from .conftest import tiny_codec
 
 
-def encode_file(codec: Codec, path: str, num_codebooks: int | None = None) -> np.ndarray:
+def encode_file(codec: Codec, path: Path, num_codebooks: int | None = None) -> np.ndarray:
     audio = load_audio(path, codec.sample_rate)
     return codec.encode(audio.wav, audio.sample_rate, num_codebooks=num_codebooks).codes[0].numpy()
 
@@ -31,8 +31,9 @@ def test_export_reload_equals_encode(codec: Codec, speech_dir: Path, tmp_path: P
         stored = shards.codes(i)
         assert isinstance(stored, np.memmap) or isinstance(stored.base, np.memmap)
         assert stored.dtype == np.uint16
-        np.testing.assert_array_equal(stored, encode_file(codec, item.source))
-        assert item.num_samples == load_audio(item.source).wav.shape[-1]
+        np.testing.assert_array_equal(stored, encode_file(codec, shards.audio_path(i)))
+        assert item.num_samples == load_audio(shards.audio_path(i)).wav.shape[-1]
+        assert item.source == f"utt{i}.wav"  # relative to the input folder
     on_disk = read_shard_manifest(out)
     assert on_disk["groups"] == 2 and on_disk["levels"] == 2
     assert on_disk["codebook_sizes"] == [300] * 4
@@ -47,8 +48,8 @@ def test_num_codebooks_and_workers(codec: Codec, speech_dir: Path, tmp_path: Pat
     export_tokens(codec, [speech_dir], out, num_codebooks=2, num_workers=2, batch_size=2)
     shards = TokenShards(out)
     assert shards.num_codebooks == 2 and shards.manifest["levels"] == 1
-    for i, item in enumerate(shards.items):
-        np.testing.assert_array_equal(shards.codes(i), encode_file(codec, item.source, 2))
+    for i in range(len(shards)):
+        np.testing.assert_array_equal(shards.codes(i), encode_file(codec, shards.audio_path(i), 2))
     tokens = shards.tokens(0)
     audio = codec.decode(tokens)
     assert audio.shape[-1] == shards.items[0].num_samples
@@ -116,7 +117,8 @@ def test_too_short_and_unreadable_files_are_skipped(
     with pytest.warns(UserWarning, match="shorter than one frame"):
         manifest = export_tokens(codec, [good, extra / "short.wav"], tmp_path / "s")
     assert manifest["num_items"] == 1
-    assert manifest["skipped"][0]["source"].endswith("short.wav")
+    skipped = manifest["skipped"][0]["source"]
+    assert skipped.endswith("/extra/short.wav") and not Path(skipped).is_absolute()
 
 
 def test_parquet_output(codec: Codec, speech_dir: Path, tmp_path: Path) -> None:

@@ -38,13 +38,16 @@ def entries(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return [it for s in manifest["shards"] for it in s["items"]]
 
 
-def assert_same_export(shards: TokenShards, single: TokenShards) -> None:
-    """Same items (source, duration, samples, frames), same order, same codes, same skipped."""
+def assert_same_export(
+    shards: TokenShards, single: TokenShards, ignore: set[str] | None = None
+) -> None:
+    """Same items (source, fields, duration, samples, frames), same order, same codes, same
+    skipped, same header (but for ``ignore``)."""
     assert entries(shards.manifest) == entries(single.manifest)
     assert shards.manifest["skipped"] == single.manifest["skipped"]
     for i in range(len(single)):
         np.testing.assert_array_equal(shards.codes(i), single.codes(i))
-    ignore = {"shards", "shard_frames"}
+    ignore = {"shards", "shard_frames", *(ignore or ())}
     assert {k: v for k, v in shards.manifest.items() if k not in ignore} == {
         k: v for k, v in single.manifest.items() if k not in ignore
     }
@@ -88,16 +91,23 @@ def test_workers_in_separate_folders_read_and_merge(
 ) -> None:
     export(codec, corpus, tmp_path / "single")
     single = TokenShards(tmp_path / "single")
-    folders = [tmp_path / f"w{i}" for i in range(3)]
+    # at different depths: each folder's sources are relative to its own place
+    folders = [tmp_path / "w0", tmp_path / "deep" / "w1", tmp_path / "w2"]
     for i, folder in enumerate(folders):
         export(codec, corpus, folder, ShardSpec(i, 3))
-    assert_same_export(TokenShards(folders[::-1]), single)  # worker order, whatever is given
-    merge_tokens(folders, tmp_path / "merged")
-    merged = TokenShards(tmp_path / "merged")
-    assert_same_export(merged, single)
+    unmerged = TokenShards(folders[1:] + folders[:1])  # read in worker order, whatever given
+    assert_same_export(unmerged, single, ignore={"source_root"})
+    merge_tokens(folders, tmp_path / "out" / "merged")
+    merged = TokenShards(tmp_path / "out" / "merged")
+    assert_same_export(merged, single, ignore={"source_root"})
+    assert merged.manifest["source_root"] == "../../corpus"
+    for shards in (unmerged, merged):
+        paths = [shards.audio_path(i).resolve() for i in range(len(shards))]
+        assert paths == [single.audio_path(i).resolve() for i in range(len(single))]
+        assert all(p.is_file() for p in paths)
     shutil.rmtree(folders[1])  # the merged folder holds its own links to the files
-    assert_same_export(TokenShards(tmp_path / "merged"), single)
-    data = TokenShardDataset(tmp_path / "merged", layout="flatten", random_crop=False)
+    assert_same_export(TokenShards(tmp_path / "out" / "merged"), single, ignore={"source_root"})
+    data = TokenShardDataset(tmp_path / "out" / "merged", layout="flatten", random_crop=False)
     assert len(data) == len(single)
 
 
