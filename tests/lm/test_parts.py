@@ -159,3 +159,28 @@ def test_refusals_are_one_line(codec: Codec, speech_dir: Path, tmp_path: Path) -
     # a worker rerun with another split into its old folder is refused, not mixed
     with pytest.raises(ValueError, match="part differ"):
         export_tokens(codec, speech_dir, tmp_path / "w0", shard=ShardSpec(0, 3), **part)
+
+
+def test_workers_carry_the_single_workers_field_types(
+    codec: Codec, speech_dir: Path, tmp_path: Path
+) -> None:
+    """Field types come from every input, not from one worker's run: worker 0 sees only whole
+    numbers and no text here, yet writes the single worker's float and string columns."""
+    rows = []
+    for i, path in enumerate(sorted(speech_dir.glob("*.wav"))):
+        info = sf.info(str(path))
+        row = {"path": str(path), "duration": info.duration, "sample_rate": info.samplerate}
+        row["score"] = 1 if i < 2 else 0.5
+        if i >= 2:
+            row["text"] = f"utterance {i}"
+        rows.append(json.dumps(row))
+    manifest = tmp_path / "corpus.jsonl"
+    manifest.write_text("\n".join(rows) + "\n")
+    single = export_tokens(codec, manifest, tmp_path / "single", batch_size=2)
+    assert single["fields"]["score"] == "float64" and single["fields"]["text"] == "string"
+    for i in range(2):
+        part = export_tokens(
+            codec, manifest, tmp_path / "parts", batch_size=2, shard=ShardSpec(i, 2)
+        )
+        assert part["fields"] == single["fields"]
+    assert_same_export(TokenShards(tmp_path / "parts"), TokenShards(tmp_path / "single"))
