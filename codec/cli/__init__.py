@@ -1,5 +1,6 @@
 """The ``codec`` command line: encode / decode / roundtrip / stream / info / convert / eval /
-export-tokens, one module per subcommand, each with ``add_parser(sub)`` and ``run(args)``.
+export-tokens / merge-tokens, one module per subcommand, each with ``add_parser(sub)`` and
+``run(args)``.
 
 Thin over the library: :mod:`codec.encoding` does batch encoding and resume,
 :mod:`codec.loading` reads ``--model``, :mod:`codec.streaming` streams, :mod:`codec.eval`
@@ -29,6 +30,7 @@ from codec.cli import (
     export_onnx,
     export_tokens,
     info,
+    merge_tokens,
     roundtrip,
     stream,
 )
@@ -47,6 +49,7 @@ COMMANDS = (
     convert,
     eval_command,
     export_tokens,
+    merge_tokens,
     export_hf,
     export_onnx,
 )

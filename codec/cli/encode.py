@@ -15,6 +15,7 @@ from codec.cli.console import Console
 from codec.cli.options import (
     UsageError,
     add_model_options,
+    add_shard_options,
     add_stream_above,
     check_not_input,
     check_writable,
@@ -22,6 +23,7 @@ from codec.cli.options import (
     open_model,
     positive_float,
     positive_int,
+    shard_spec,
 )
 from codec.cli.stdio import STDIO, check_stdout, spool_stdin, write_stdout
 from codec.encoding import EncodeReport, FileEncoder, Job, collect_inputs, plan_jobs
@@ -50,6 +52,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", "-j", type=non_negative_int, default=0, help="loader processes (0)")
     p.add_argument("--ext", default="wav,flac,ogg", help="suffixes scanned in folders")
     add_stream_above(p)
+    add_shard_options(p)
     p.set_defaults(func=run)
 
 
@@ -57,9 +60,14 @@ def run(args: argparse.Namespace) -> int:
     """Encode; 0 when every file worked, 1 when any failed."""
     console = Console(args.quiet, args.verbose)
     _check_stdio(args)
+    shard = shard_spec(args)
+    if shard.count > 1 and STDIO in (args.output, *args.inputs):
+        raise UsageError("- (stdin/stdout) is one stream: it cannot be split over workers")
     codec = open_model(args)
     with tempfile.TemporaryDirectory(prefix="codec-encode-") as tmp:
-        (jobs, clashes), names = _jobs(args, Path(tmp))
+        (jobs, clashes), names = _jobs(args, Path(tmp), clean=shard.count == 1)
+        # this worker's run of the jobs; inputs that clash are reported by worker 0 alone
+        jobs, clashes = shard.take(jobs), clashes if shard.index == 0 else []
         for source, message in clashes:  # the other inputs are still encoded
             console.error(source, message)
         report = _encode(args, codec, jobs, console, names)
@@ -88,7 +96,7 @@ def _check_stdio(args: argparse.Namespace) -> None:
 
 
 def _jobs(
-    args: argparse.Namespace, tmp: Path
+    args: argparse.Namespace, tmp: Path, clean: bool = True
 ) -> tuple[tuple[list[Job], list[tuple[Path, str]]], dict[Path, str]]:
     """The jobs and the inputs left out (see :func:`plan_jobs`), and the names to print for the temp files that stand for stdin/stdout."""
     names: dict[Path, str] = {}
@@ -117,7 +125,7 @@ def _jobs(
             raise UsageError(f"{len(found)} inputs need an output folder, not {out}")
         if args.inputs == [STDIO] and out.exists() and not args.force:
             raise FileExistsError(f"{out}: exists (use --force to overwrite)")
-        check_writable(out.parent if single else out)
+        check_writable(out.parent if single else out, clean)
     return plan_jobs(found, out, single), names
 
 

@@ -12,14 +12,19 @@ from codec.bundled import DEFAULT_MODEL
 from codec.cli.console import Console
 from codec.cli.options import (
     ExitCode,
+    UsageError,
     add_output_options,
+    add_shard_options,
     non_negative_int,
     open_model,
     positive_int,
+    shard_spec,
 )
 from codec.cli.stdio import refuse_stdio
 from codec.errors import install_hint
+from codec.lm.batches import Engine
 from codec.lm.export import DEFAULT_SHARD_FRAMES, export_tokens, has_pyarrow
+from codec.lm.ray_export import has_ray, ray_engine
 
 __all__ = ["add_parser", "run"]
 
@@ -69,6 +74,17 @@ def add_parser(sub: Any) -> None:
         "--parquet", action="store_true", help="also write Parquet (needs pyarrow: the lm extra)"
     )
     p.add_argument("--force", "-f", action="store_true", help="discard existing shards, start over")
+    add_shard_options(p)
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: actors of a Ray cluster (the ray extra; default: local)",
+    )
+    p.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join (default: auto)")
+    p.add_argument(
+        "--actors", type=positive_int, metavar="A", help="Ray actors (default: one per GPU or CPU)"
+    )
     add_output_options(p)
     p.set_defaults(func=run)
 
@@ -78,11 +94,15 @@ def run(args: argparse.Namespace) -> int:
     line and listed under ``skipped`` in the manifest, and the exit code is then 1."""
     refuse_stdio([*args.inputs, args.output], "export-tokens", "give files and a folder")
     console = Console(args.quiet, args.verbose)
+    shard, engine = shard_spec(args), _engine(args)
     codec = open_model(args)
 
     def log(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr)
+
+    if shard.count > 1:
+        log(f"worker {shard.index} of {shard.count} (from {shard.source})")
 
     def progress(done: int, total: int) -> None:
         if console.bar is None and done == 0:
@@ -115,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
                 log=log,
                 progress=progress,
                 on_skip=console.error,
+                shard=shard,
+                engine=engine,
             )
     finally:
         console.stop()
@@ -122,3 +144,15 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"failed {failed} file(s), listed under 'skipped' in the manifest", file=sys.stderr)
     return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def _engine(args: argparse.Namespace) -> Engine | None:
+    """The Ray engine for ``--engine ray`` (None: this process encodes)."""
+    if args.engine != "ray":
+        if args.actors or args.ray_address:
+            raise UsageError("--actors and --ray-address go with --engine ray")
+        return None
+    if not has_ray():
+        raise UsageError(f"--engine ray needs Ray Data: {install_hint('ray')}")
+    args.device = "cpu"  # the driver only writes the shards; each actor takes its own device
+    return ray_engine(args.model, args.actors, address=args.ray_address)

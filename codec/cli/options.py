@@ -12,17 +12,21 @@ from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 
+import torch
+
 from codec.bundled import DEFAULT_MODEL
 from codec.errors import one_line
 from codec.fileio import remove_stale_temps
 from codec.loading import load_model
 from codec.model import Codec
+from codec.sharding import ShardSpec, local_device, resolve_shard_spec
 
 __all__ = [
     "ExitCode",
     "UsageError",
     "add_model_options",
     "add_output_options",
+    "add_shard_options",
     "add_stream_above",
     "check_not_input",
     "check_writable",
@@ -30,6 +34,7 @@ __all__ = [
     "open_model",
     "positive_float",
     "positive_int",
+    "shard_spec",
 ]
 
 
@@ -134,14 +139,16 @@ def open_model(args: argparse.Namespace, spec: str | None = None) -> Codec:
     return codec
 
 
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` and check a file can be made in it (before any work is done); temp
-    files a killed run left there are removed."""
+def check_writable(folder: Path, clean: bool = True) -> None:
+    """Create ``folder`` and check a file can be made in it (before any work is done); with
+    ``clean``, temp files a killed run left there are removed (not when workers on other
+    machines share the folder: their live temp files look stale from here)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
-        remove_stale_temps(folder, recursive=True)
+        if clean:
+            remove_stale_temps(folder, recursive=True)
     except OSError as exc:
         raise OSError(
             f"{folder}: output folder is not writable ({one_line(exc, folder)})"
@@ -155,3 +162,33 @@ def check_not_input(out: Path, sources: list[Path]) -> None:
     for source in sources:
         if source.resolve() == target:
             raise UsageError(f"-o {out}: the output is the input {source}; give another name")
+
+
+def add_shard_options(p: argparse.ArgumentParser) -> None:
+    """``--num-shards N --shard-index I``: this process is worker I of N."""
+    p.add_argument(
+        "--num-shards",
+        type=positive_int,
+        metavar="N",
+        help="split the inputs over N workers (default: torchrun's WORLD_SIZE, a Slurm array or "
+        "srun step, else 1)",
+    )
+    p.add_argument(
+        "--shard-index",
+        type=non_negative_int,
+        metavar="I",
+        help="this worker's index in 0..N-1 (default: RANK, the Slurm array task or SLURM_PROCID)",
+    )
+
+
+def shard_spec(args: argparse.Namespace) -> ShardSpec:
+    """The worker's place from ``--num-shards/--shard-index`` or the launcher's environment
+    (a :class:`UsageError` when inconsistent); with several workers on a node, ``--device auto``
+    or ``cuda`` becomes the local rank's GPU."""
+    try:
+        spec = resolve_shard_spec(args.num_shards, args.shard_index)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if spec.count > 1 and torch.cuda.is_available():
+        args.device = local_device(args.device, torch.cuda.device_count())
+    return spec

@@ -14,6 +14,7 @@ Each item is a dict::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,8 @@ __all__ = ["TokenShardDataset", "collate_sequences"]
 
 
 class TokenShardDataset(Dataset):
-    """LM sequences over a shard directory written by :func:`~codec.lm.export.export_tokens`.
+    """LM sequences over a shard directory written by :func:`~codec.lm.export.export_tokens`
+    (or several: see :class:`~codec.lm.shards.TokenShards`).
 
     ``layout``: a name from :data:`~codec.lm.vocab.LAYOUTS`, or a ready :class:`Vocabulary`
     (whose codec facts must match the shards). ``max_frames`` crops longer utterances: at a
@@ -39,7 +41,7 @@ class TokenShardDataset(Dataset):
 
     def __init__(
         self,
-        shard_dir: str | os.PathLike[str],
+        shard_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         layout: str | Vocabulary = "delay",
         max_frames: int | None = None,
         add_bos_eos: bool = True,

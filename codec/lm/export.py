@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from codec.audio import AUDIO_EXTENSIONS, AudioError, load_audio
+from codec.audio import AUDIO_EXTENSIONS, AudioError
 from codec.data.manifest import (
     AudioRecord,
     read_manifest,
@@ -27,18 +26,21 @@ from codec.data.manifest import (
 )
 from codec.errors import install_hint, one_line
 from codec.lm import fields as carried
+from codec.lm.batches import Encoded, Engine, encode_locally
 from codec.lm.parquet import has_pyarrow, write_parquet
 from codec.lm.shards import (
-    MANIFEST_NAME,
     SHARDS_FORMAT,
     SHARDS_VERSION,
     code_dtype,
+    file_prefix,
+    manifest_file,
     read_shard_manifest,
     shard_name,
     write_shard,
     write_shard_manifest,
 )
 from codec.model import Codec
+from codec.sharding import ShardSpec
 
 __all__ = ["DEFAULT_SHARD_FRAMES", "export_tokens", "has_pyarrow", "resolve_inputs"]
 
@@ -114,30 +116,6 @@ def _source(record: AudioRecord) -> str:
     return str(Path(record.path).resolve())
 
 
-class _AudioSet(Dataset):
-    """Loads each record at the model's rate and channel count; a failure yields the reason."""
-
-    def __init__(self, records: Sequence[AudioRecord], sample_rate: int, channels: int) -> None:
-        self.records, self.sample_rate, self.channels = records, sample_rate, channels
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | str]:
-        try:
-            audio = load_audio(self.records[i].path, self.sample_rate, mono=self.channels == 1)
-        except AudioError as exc:
-            return i, str(exc)
-        wav = audio.wav
-        if wav.shape[0] != self.channels:
-            wav = wav[:1].expand(self.channels, -1)
-        return i, wav
-
-
-def _collate(batch: list[tuple[int, torch.Tensor | str]]) -> list[tuple[int, torch.Tensor | str]]:
-    return batch
-
-
 def _header(codec: Codec, k: int, shard_frames: int) -> dict[str, Any]:
     return {
         "format": SHARDS_FORMAT,
@@ -160,24 +138,27 @@ def _header(codec: Codec, k: int, shard_frames: int) -> dict[str, Any]:
     }
 
 
-def _is_ours(path: Path) -> bool:
+def _is_ours(path: Path, manifest: dict[str, Any]) -> bool:
+    """A shard or manifest file (or temp file) of this export, or of this worker's part."""
     name = path.name.lstrip(".")
-    return name.startswith("shard-") or name.startswith(MANIFEST_NAME)
+    return name.startswith(f"{file_prefix(manifest)}shard-") or name.startswith(
+        manifest_file(manifest)
+    )
 
 
 def _prepare_dir(out: Path, header: dict[str, Any], force: bool) -> dict[str, Any]:
     """The manifest to continue from: a fresh one, or the existing one with its complete shards."""
     out.mkdir(parents=True, exist_ok=True)
-    manifest = header
-    if (out / MANIFEST_NAME).exists() and not force:
-        old = read_shard_manifest(out)
-        diff = [k for k in _COMPAT_KEYS if old.get(k) != header[k]]
+    manifest, name = header, manifest_file(header)
+    if (out / name).exists() and not force:
+        old = read_shard_manifest(out, name)
+        diff = [k for k in (*_COMPAT_KEYS, "part") if old.get(k) != header.get(k)]
         if old.get("model_fingerprint", header["model_fingerprint"]) != header["model_fingerprint"]:
             diff.append("model_fingerprint")  # older manifests have none: model_id decides
         if diff:
             raise ValueError(
-                f"{out} holds shards of another model or layout ({', '.join(diff)} differ); "
-                "use force=True (--force) to start over"
+                f"{out} holds shards of another model, layout or worker split "
+                f"({', '.join(diff)} differ); use force=True (--force) to start over"
             )
         manifest = {**old, "shard_frames": header["shard_frames"], "complete": False}
         manifest["shards"] = [
@@ -192,9 +173,9 @@ def _prepare_dir(out: Path, header: dict[str, Any], force: bool) -> dict[str, An
     for path in out.iterdir():  # partial shards, temp files, or everything when forced
         if (
             path.is_file()
-            and _is_ours(path)
+            and _is_ours(path, header)
             and path.name not in keep
-            and path.name != MANIFEST_NAME
+            and path.name != name
         ):
             path.unlink()
     write_shard_manifest(out, manifest)
@@ -215,6 +196,8 @@ def export_tokens(
     log: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
+    shard: ShardSpec | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Encode ``inputs`` with ``codec`` into shards under ``out_dir``; returns the manifest.
 
@@ -228,21 +211,28 @@ def export_tokens(
     files are skipped and listed under ``skipped`` with the reason; each is reported as
     ``on_skip(path, reason)``, or a warning without it. ``progress(done, total)`` is called
     with the inputs handled so far of those to encode: once before the first batch, then after
-    each.
+    each. ``shard``: this worker's run of the inputs (cut on batches), written as its ``part``
+    (:mod:`codec.lm.shards`). ``engine`` runs the batches elsewhere (:mod:`codec.lm.batches`).
     """
     _check_sizes(shard_size, batch_size, num_workers)
     k = codec.check_num_codebooks(num_codebooks)
     unreadable: list[dict[str, str]] = []
     given = [inputs] if isinstance(inputs, (str, os.PathLike, AudioRecord)) else list(inputs)
     records, root = resolve_inputs(given, unreadable), carried.input_root(given)
+    spec, header, every = shard or ShardSpec(), _header(codec, k, shard_size), records
+    if spec.count > 1:  # this worker's run; worker 0 lists the unreadable, first as one does
+        start, stop = spec.bounds(len(records), batch_size)
+        header["part"] = {"index": spec.index, "count": spec.count, "start": start, "stop": stop}
+        header["part"]["inputs"] = len(records)
+        records, unreadable = records[start:stop], unreadable if spec.index == 0 else []
     if parquet and not has_pyarrow():
         warnings.warn(
             f"pyarrow is not installed: Parquet output skipped ({install_hint('lm')})", stacklevel=2
         )
         parquet = False
     out = Path(out_dir)
-    manifest = _prepare_dir(out, _header(codec, k, shard_size), force)
-    root = carried.describe(manifest, records, out, root)  # fields, source_root
+    manifest = _prepare_dir(out, header, force)
+    root = carried.describe(manifest, every, out, root)  # fields (all workers' alike), source_root
     todo = carried.pending(records, manifest, root)
 
     def skip(path: str, entry: dict[str, str]) -> None:
@@ -263,14 +253,8 @@ def export_tokens(
     codec.to(device).eval()
     dtype = np.dtype(manifest["dtype"])
     writer = _ShardWriter(out, manifest, dtype, shard_size, parquet, say, root)
-    loader = DataLoader(
-        _AudioSet(todo, codec.sample_rate, codec.channels),
-        batch_size=batch_size,
-        num_workers=num_workers,
-        collate_fn=_collate,
-        pin_memory=device.type == "cuda",
-    )
-    _encode_all(codec, loader, k, todo, skip, writer, progress)
+    batches = (engine or encode_locally(num_workers))(codec, todo, k, batch_size)
+    _write_all(batches, todo, skip, writer, progress)
     writer.flush()
     manifest["complete"] = True
     write_shard_manifest(out, manifest)
@@ -278,23 +262,24 @@ def export_tokens(
     return manifest
 
 
-def _encode_all(
-    codec: Codec,
-    loader: DataLoader,
-    k: int,
+def _write_all(
+    batches: Iterable[list[Encoded]],
     todo: Sequence[AudioRecord],
     skip: Skip,
     writer: _ShardWriter,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Encode every batch of ``loader`` into ``writer``; ``progress(done, total)`` before the
-    first batch and after each."""
+    """Write every encoded batch into ``writer`` (failures to ``skip``); ``progress(done,
+    total)`` before the first batch and after each."""
     tick = progress or (lambda _done, _total: None)
     tick(0, len(todo))
     handled = 0
-    for batch in loader:
-        for i, codes, n in _encode_batch(codec, batch, k, todo, skip):
-            writer.add(todo[i], codes, n)
+    for batch in batches:
+        for i, codes, n in batch:
+            if isinstance(codes, str):
+                skip(str(todo[i].path), {"source": _source(todo[i]), "reason": codes})
+            else:
+                writer.add(todo[i], codes, n)
         handled += len(batch)
         tick(handled, len(todo))
 
@@ -306,38 +291,6 @@ def _check_sizes(shard_size: int, batch_size: int, num_workers: int) -> None:
         raise ValueError(
             f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
         )
-
-
-def _encode_batch(
-    codec: Codec,
-    batch: list[tuple[int, torch.Tensor | str]],
-    k: int,
-    records: Sequence[AudioRecord],
-    skip: Skip,
-) -> list[tuple[int, np.ndarray, int]]:
-    """Encode the loadable, long-enough items of ``batch``: (record index, codes [K, T], samples)."""
-    good: list[tuple[int, torch.Tensor]] = []
-    for i, wav in batch:
-        reason = wav if isinstance(wav, str) else None
-        if isinstance(wav, torch.Tensor) and wav.shape[-1] < codec.hop_length:
-            reason = f"shorter than one frame ({wav.shape[-1]} < {codec.hop_length} samples)"
-        if reason is not None:
-            skip(str(records[i].path), {"source": _source(records[i]), "reason": reason})
-        else:
-            assert isinstance(wav, torch.Tensor)
-            good.append((i, wav))
-    if not good:
-        return []
-    lengths = torch.tensor([w.shape[-1] for _, w in good])
-    wav = torch.zeros(len(good), good[0][1].shape[0], int(lengths.max()))
-    for j, (_, w) in enumerate(good):
-        wav[j, :, : w.shape[-1]] = w
-    tokens = codec.encode(wav, codec.sample_rate, lengths=lengths, num_codebooks=k)
-    codes = tokens.codes.numpy()
-    return [
-        (i, codes[j, :, : int(tokens.lengths[j])], int(tokens.num_samples[j]))
-        for j, (i, _) in enumerate(good)
-    ]
 
 
 class _ShardWriter:
@@ -378,7 +331,7 @@ class _ShardWriter:
     def flush(self) -> None:
         if not self.codes:
             return
-        name = shard_name(self.next_number)
+        name = shard_name(self.next_number, file_prefix(self.manifest))
         entry = write_shard(self.out, name, self.codes, self.dtype)
         if self.parquet:
             kinds = self.manifest["fields"]

@@ -14,12 +14,19 @@ types, every completed shard and the utterances in it (source path relative to
 ``source_root``, itself relative to the shard folder; the input manifest's ``id``, ``speaker``,
 ``text``, ``split`` and other fields; duration, samples, frames). No path is absolute.
 Everything loads with ``np.load(path, mmap_mode="r")``; pickle is never allowed.
+
+Worker ``i`` of a sharded export (``--num-shards N``) prefixes its files with ``r000i-``
+(``r0003-shard-00012.codes.npy``, ``r0003-manifest.json`` with a ``part``: its index, the
+worker count and its run ``start``..``stop`` of the ``inputs`` every worker resolved), so that
+workers can share a folder. :func:`find_manifests` puts the parts back in the single worker's
+order; ``codec merge-tokens`` (:mod:`codec.lm.merge`) writes them as one ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ import numpy as np
 import torch
 
 from codec.fileio import atomic_path, atomic_write_bytes, read_versioned_json
+from codec.sharding import ShardSpec
 from codec.tokens import Tokens, code_dtype
 
 __all__ = [
@@ -36,6 +44,10 @@ __all__ = [
     "ShardItem",
     "TokenShards",
     "code_dtype",
+    "combine_manifests",
+    "file_prefix",
+    "find_manifests",
+    "manifest_file",
     "read_shard_manifest",
     "shard_name",
     "write_shard",
@@ -47,8 +59,21 @@ SHARDS_FORMAT = "codec-token-shards"
 SHARDS_VERSION = 1
 
 
-def shard_name(number: int) -> str:
-    return f"shard-{number:05d}"
+def shard_name(number: int, prefix: str = "") -> str:
+    """``shard-00012``, or ``r0003-shard-00012`` for worker 3 of a sharded export."""
+    return f"{prefix}shard-{number:05d}"
+
+
+def file_prefix(manifest: dict[str, Any]) -> str:
+    """What the files of the export ``manifest`` describes start with: ``r0003-`` for worker 3
+    of several (its ``part``), empty for a whole export."""
+    part = manifest.get("part")
+    return "" if not part else ShardSpec(int(part["index"]), int(part["count"])).prefix
+
+
+def manifest_file(manifest: dict[str, Any]) -> str:
+    """``manifest.json``, or ``r0003-manifest.json`` for worker 3's part."""
+    return f"{file_prefix(manifest)}{MANIFEST_NAME}"
 
 
 @dataclass(frozen=True)
@@ -93,9 +118,11 @@ def write_shard(
     return entry
 
 
-def read_shard_manifest(shard_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check ``manifest.json`` of a shard directory."""
-    path = Path(shard_dir) / MANIFEST_NAME
+def read_shard_manifest(
+    shard_dir: str | os.PathLike[str], name: str = MANIFEST_NAME
+) -> dict[str, Any]:
+    """Read and check ``manifest.json`` (or the worker manifest ``name``) of a shard directory."""
+    path = Path(shard_dir) / name
     data = read_versioned_json(
         path, "shard manifest", "a token shard manifest", SHARDS_FORMAT, SHARDS_VERSION
     )
@@ -113,39 +140,169 @@ def read_shard_manifest(shard_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def write_shard_manifest(shard_dir: Path, manifest: dict[str, Any]) -> None:
+def _add_totals(manifest: dict[str, Any]) -> dict[str, Any]:
     shards = manifest["shards"]
     manifest["num_items"] = sum(s["num_items"] for s in shards)
     manifest["num_frames"] = sum(s["num_frames"] for s in shards)
     manifest["total_duration"] = round(sum(it["duration"] for s in shards for it in s["items"]), 6)
+    return manifest
+
+
+def write_shard_manifest(shard_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest`` (its totals updated) atomically as the folder's ``manifest.json``, or
+    as ``r0003-manifest.json`` when it is worker 3's part."""
+    _add_totals(manifest)
     text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
-    atomic_write_bytes(shard_dir / MANIFEST_NAME, text.encode("utf-8"), force=True)
+    atomic_write_bytes(shard_dir / manifest_file(manifest), text.encode("utf-8"), force=True)
+
+
+_SAME_MODEL = ("model_fingerprint", "model_id", "sample_rate", "frame_rate", "groups", "levels")
+_SAME_LAYOUT = ("codebook_size", "dtype")
+Found = list[tuple[Path, dict[str, Any]]]
+
+
+def find_manifests(shard_dirs: Sequence[str | os.PathLike[str]], parts: bool = False) -> Found:
+    """``(folder, manifest)`` of each export in ``shard_dirs``, in the order their items go:
+    whole exports (``manifest.json``) in the order given, or the worker manifests
+    (``r*-manifest.json``) of one sharded export by worker index, all of them finished.
+    ``parts``: a folder's worker manifests win over its ``manifest.json`` (a merge result).
+    Mixed models or codebook counts, a missing or unfinished worker: a one-line ValueError."""
+    wholes: Found = []
+    workers: Found = []
+    seen: set[Path] = set()
+    for raw in shard_dirs:
+        folder = Path(raw)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
+        if folder.resolve() in seen:
+            raise ValueError(f"{folder}: shard folder given twice")
+        seen.add(folder.resolve())
+        names = sorted(p.name for p in folder.glob(f"r*-{MANIFEST_NAME}"))
+        if (folder / MANIFEST_NAME).is_file() and not (parts and names):
+            wholes.append((folder, read_shard_manifest(folder)))
+        elif names:
+            workers += [(folder, read_shard_manifest(folder, name)) for name in names]
+        else:
+            raise ValueError(
+                f"{folder}: no {MANIFEST_NAME} or worker manifests (r*-{MANIFEST_NAME}) "
+                "in it: not a token shard folder"
+            )
+    if wholes and workers:
+        raise ValueError(
+            f"{wholes[0][0]} holds a whole export, {workers[0][0]} worker parts: "
+            "merge the parts first (codec merge-tokens), then give the merged folder"
+        )
+    found = wholes or _in_worker_order(workers)
+    _check_alike(found)
+    return found
+
+
+def _in_worker_order(workers: Found) -> Found:
+    """The worker manifests by index, after checking that they form one whole split."""
+    counts = sorted({int(m["part"]["count"]) for _, m in workers})
+    if len(counts) > 1:
+        raise ValueError(f"worker manifests of different splits ({counts} workers): keep one run's")
+    count, by_index = counts[0], dict[int, tuple[Path, dict[str, Any]]]()
+    for folder, m in workers:
+        index = int(m["part"]["index"])
+        if index in by_index:
+            raise ValueError(
+                f"worker {index} of {count} found twice ({by_index[index][0]}, {folder})"
+            )
+        by_index[index] = (folder, m)
+    missing = [i for i in range(count) if i not in by_index]
+    if missing:
+        raise ValueError(
+            f"worker(s) {', '.join(map(str, missing))} of {count} missing: not run yet, "
+            "or their folders not given"
+        )
+    ordered = [by_index[i] for i in range(count)]
+    for folder, m in ordered:
+        if not m.get("complete"):
+            raise ValueError(
+                f"{folder / manifest_file(m)}: worker {m['part']['index']} of {count} has not "
+                "finished (still running, or stopped: rerun it and it resumes)"
+            )
+    spans = [(int(m["part"]["start"]), int(m["part"]["stop"])) for _, m in ordered]
+    totals = sorted({int(m["part"]["inputs"]) for _, m in ordered})
+    stops = [0] + [stop for _, stop in spans]
+    if len(totals) > 1 or [a for a, _ in spans] != stops[:-1] or stops[-1] != totals[0]:
+        raise ValueError(
+            f"the {count} workers split different input lists ({totals} inputs): "
+            "give every worker the same inputs"
+        )
+    return ordered
+
+
+def _check_alike(found: Found) -> None:
+    """Every export of ``found`` made by the same model with the same codebooks."""
+    first_dir, first = found[0]
+    for folder, m in found[1:]:
+        for key in _SAME_MODEL + _SAME_LAYOUT:
+            if m.get(key) != first.get(key):
+                what = "another model" if key in _SAME_MODEL[:2] else "another codebook layout"
+                if key == "levels":
+                    what = "another codebook count"
+                raise ValueError(
+                    f"{folder}: tokens of {what} than {first_dir} ({key} {m.get(key)!r} vs "
+                    f"{first.get(key)!r}); only one model's tokens go together"
+                )
+
+
+def combine_manifests(manifests: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One manifest over ``manifests`` (alike, in order): their shards and skipped files
+    concatenated, complete when all are; without the worker ``part``."""
+    if len(manifests) == 1 and "part" not in manifests[0]:
+        return manifests[0]
+    first = {k: v for k, v in manifests[0].items() if k != "part"}
+    fields: dict[str, str] = {}
+    for m in manifests:  # every export's carried fields (the first one's type where they differ)
+        fields.update({k: v for k, v in m.get("fields", {}).items() if k not in fields})
+    combined = {
+        **first,
+        "fields": fields,
+        "shards": [s for m in manifests for s in m["shards"]],
+        "skipped": [s for m in manifests for s in m.get("skipped", [])],
+        "complete": all(m.get("complete", False) for m in manifests),
+    }
+    return _add_totals(combined)
 
 
 class TokenShards:
     """Read-only, memory-mapped view of an exported shard directory.
 
-    ``shards[i]`` items are numbered globally in manifest order; :meth:`codes` returns a
-    ``[K, T]`` numpy view (no copy) and :meth:`tokens` a :class:`~codec.tokens.Tokens` ready
-    for ``codec.decode``.
+    ``shard_dir``: one folder, or many (see :func:`find_manifests`): the exports of several
+    corpora, read one after the other, or the folders of one export's workers, read in the
+    single worker's order. ``shards[i]`` items are numbered globally in manifest order;
+    :meth:`codes` returns a ``[K, T]`` numpy view (no copy) and :meth:`tokens` a
+    :class:`~codec.tokens.Tokens` ready for ``codec.decode``.
     """
 
-    def __init__(self, shard_dir: str | os.PathLike[str]) -> None:
-        self.root = Path(shard_dir)
-        self.manifest = read_shard_manifest(self.root)
+    def __init__(
+        self, shard_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+    ) -> None:
+        dirs = [shard_dir] if isinstance(shard_dir, (str, os.PathLike)) else list(shard_dir)
+        if not dirs:
+            raise ValueError("no shard folder given")
+        found = find_manifests(dirs)
+        self.root = Path(dirs[0])
+        self.manifest = combine_manifests([m for _, m in found])
+        roots = [folder for folder, m in found for _ in m["shards"]]
+        # the folder each shard's sources are relative to (exports may come from different roots)
+        self._audio_dirs = [
+            folder / m.get("source_root", ".") for folder, m in found for _ in m["shards"]
+        ]
         self._codes: list[np.ndarray] = []
         self._index: list[np.ndarray] = []
         self.items: list[ShardItem] = []
         k = self.num_codebooks
-        for s, entry in enumerate(self.manifest["shards"]):
-            codes = np.load(self.root / entry["codes"], mmap_mode="r", allow_pickle=False)
-            index = np.load(self.root / entry["index"], mmap_mode="r", allow_pickle=False)
+        for s, (root, entry) in enumerate(zip(roots, self.manifest["shards"])):
+            codes = np.load(root / entry["codes"], mmap_mode="r", allow_pickle=False)
+            index = np.load(root / entry["index"], mmap_mode="r", allow_pickle=False)
             if codes.ndim != 2 or codes.shape[0] != k or index.shape != (entry["num_items"], 2):
-                raise ValueError(
-                    f"{self.root / entry['name']}: shard files do not match the manifest"
-                )
+                raise ValueError(f"{root / entry['name']}: shard files do not match the manifest")
             if entry["num_items"] and int(index[-1, 0] + index[-1, 1]) > codes.shape[1]:
-                raise ValueError(f"{self.root / entry['name']}: index points past the codes")
+                raise ValueError(f"{root / entry['name']}: index points past the codes")
             self._codes.append(codes)
             self._index.append(index)
             names = self.manifest.get("fields", {})
@@ -210,4 +367,5 @@ class TokenShards:
     def audio_path(self, i: int) -> Path:
         """Where item ``i``'s audio is, from the stored relative paths (valid while the shard
         folder and the corpus keep their relative places)."""
-        return self.root / self.manifest.get("source_root", ".") / self.items[i].source
+        item = self.items[i]
+        return self._audio_dirs[item.shard] / item.source

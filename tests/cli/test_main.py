@@ -11,7 +11,17 @@ from codec.cli import build_parser, info, main
 
 from .conftest import ROOT, cli, write
 
-COMMANDS = ("encode", "decode", "roundtrip", "stream", "info", "convert", "eval", "export-tokens")
+COMMANDS = (
+    "encode",
+    "decode",
+    "roundtrip",
+    "stream",
+    "info",
+    "convert",
+    "eval",
+    "export-tokens",
+    "merge-tokens",
+)
 
 
 def test_help_lists_commands(capsys) -> None:

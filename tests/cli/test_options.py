@@ -42,6 +42,7 @@ MISSING_INPUT = {
     "convert": ["{tmp}/missing.th", "{tmp}/converted"],
     "eval": ["{tmp}/missing.wav", "-o", "{tmp}/eval", "--model", MODEL, "--baselines", "none"],
     "export-tokens": ["{tmp}/missing.wav", "-o", "{tmp}/shards", "-m", MODEL],
+    "merge-tokens": ["{tmp}/missing", "-o", "{tmp}/merged"],
 }
 
 
@@ -93,10 +94,11 @@ def test_missing_input_fails(
 
 def test_every_subcommand_is_covered() -> None:
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    # export-hf reads no input but the model (covered by BAD_MODEL) and takes no number.
+    # export-hf reads no input but the model (covered by BAD_MODEL) and takes no number;
+    # merge-tokens takes neither a model nor a number.
     assert set(MISSING_INPUT) == commands - {"export-hf"}
-    assert set(BAD_MODEL) == commands - {"info", "convert"}
-    assert set(BAD_NUMBER) == commands - {"info", "convert", "export-hf"}
+    assert set(BAD_MODEL) == commands - {"info", "convert", "merge-tokens"}
+    assert set(BAD_NUMBER) == commands - {"info", "convert", "export-hf", "merge-tokens"}
 
 
 def test_interrupt_exits_130(
