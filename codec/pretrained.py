@@ -13,6 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -26,6 +27,7 @@ __all__ = [
     "CONFIG_NAME",
     "CardInfo",
     "FingerprintCache",
+    "LATER_KEYS",
     "FORMAT",
     "FORMAT_VERSION",
     "WEIGHTS_NAME",
@@ -33,6 +35,7 @@ __all__ = [
     "check_state_dict",
     "config_bytes",
     "fingerprint",
+    "fingerprinted_config",
     "load_state",
     "load_weights",
     "card_metadata",
@@ -60,11 +63,30 @@ def config_bytes(config: CodecConfig, model_fingerprint: str | None = None) -> b
     return json.dumps(meta, indent=2).encode()
 
 
+#: Config keys (paths into ``CodecConfig.to_dict()``) added after fingerprints were
+#: introduced, with the value that reproduces the behaviour from before: left out of the hash
+#: at that value, so that earlier exports (and the token files that record their fingerprint)
+#: still match. Register every new model key here (tests/test_pretrained.py checks).
+LATER_KEYS: dict[tuple[str, ...], object] = {("vocos", "phase"): "learned"}
+
+
+def fingerprinted_config(config: CodecConfig) -> dict[str, Any]:
+    """``config.to_dict()`` without the :data:`LATER_KEYS` that hold their earlier value."""
+    data = config.to_dict()
+    for path, value in LATER_KEYS.items():
+        parent: Any = data
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and path[-1] in parent and parent[path[-1]] == value:
+            del parent[path[-1]]
+    return data
+
+
 def fingerprint(state: dict[str, Tensor], config: CodecConfig) -> str:
     """A content hash of a model: SHA-256 over the config (canonical JSON) and every tensor of
     ``state`` (sorted by name: name, dtype, shape, raw bytes); 32 hex digits. Models with the
     same config but other weights, or the same weights under another config, differ."""
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(fingerprinted_config(config), sort_keys=True).encode())
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous().reshape(-1)
         digest.update(f"\0{key}\0{tensor.dtype}\0{tuple(state[key].shape)}\0".encode())

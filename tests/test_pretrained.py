@@ -1,12 +1,17 @@
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from codec.config import CodecConfig
 from codec.pretrained import (
     CONFIG_NAME,
+    LATER_KEYS,
     check_state_dict,
+    fingerprint,
     model_card,
     read_config,
     save_pretrained,
@@ -54,3 +59,41 @@ def test_export_respects_the_umask(tmp_path: Path, umask: int) -> None:
         name: {0o022: 0o644, 0o077: 0o600}[umask]
         for name in ("README.md", CONFIG_NAME, "model.safetensors")
     }
+
+
+def _flat_keys(data: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        keys |= _flat_keys(value, f"{name}.") if isinstance(value, dict) else {name}
+    return keys
+
+
+def test_every_model_key_added_since_fingerprints_is_registered() -> None:
+    """A new config key would change every earlier export's fingerprint (and refuse to load
+    them) unless LATER_KEYS leaves it out of the hash at its earlier value."""
+    before = set(json.loads((Path(__file__).parent / "data" / "config_keys_v1.json").read_text()))
+    now = _flat_keys(CodecConfig().to_dict())
+    assert now - before == {".".join(path) for path in LATER_KEYS}
+    for path, value in LATER_KEYS.items():
+        default: object = CodecConfig().to_dict()
+        for key in path:
+            default = default[key]  # type: ignore[index]
+        assert default == value, path  # the default keeps the earlier behaviour
+
+
+def test_later_keys_at_their_earlier_value_leave_the_fingerprint_as_before() -> None:
+    codec = make_codec()
+    old_style = codec.config.to_dict()
+    del old_style["vocos"]["phase"]
+    digest = hashlib.sha256(json.dumps(old_style, sort_keys=True).encode())
+    state = codec.state_dict()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"\0{key}\0{tensor.dtype}\0{tuple(state[key].shape)}\0".encode())
+        digest.update(tensor.view(torch.uint8).numpy().data)
+    assert fingerprint(state, codec.config) == digest.hexdigest()[:32]
+    vocoder = dataclasses.replace(
+        codec.config, vocos=dataclasses.replace(codec.config.vocos, phase="vocoder")
+    )
+    assert fingerprint(state, vocoder) != fingerprint(state, codec.config)

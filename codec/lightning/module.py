@@ -25,6 +25,7 @@ from codec.losses import (
     complex_stft_loss,
     feature_matching_loss,
     l1_loss,
+    multi_resolution_stft_loss,
     multiscale_mel_loss,
 )
 from codec.metrics import (
@@ -127,6 +128,7 @@ class CodecModule(L.LightningModule):
         if not loss.balancer:
             return None
         weights = {"g/mel": loss.mel, "g/l1": loss.l1, "g/complex_stft": loss.complex_stft}
+        weights["g/stft"] = loss.stft
         if self.disc is not None:
             weights |= {"g/adv": loss.adv, "g/feat": loss.feat}
         return GradientBalancer({k: v for k, v in weights.items() if v > 0})
@@ -251,6 +253,8 @@ class CodecModule(L.LightningModule):
             terms["g/l1"] = l1_loss(audio, wav, lengths)
         if c.complex_stft > 0:
             terms["g/complex_stft"] = complex_stft_loss(audio, wav, lengths)
+        if c.stft > 0:
+            terms["g/stft"] = multi_resolution_stft_loss(audio, wav, lengths)
         if use_disc:
             assert self.disc is not None
             fake = self.disc(audio)
@@ -267,6 +271,7 @@ class CodecModule(L.LightningModule):
             "g/mel": c.mel,
             "g/l1": c.l1,
             "g/complex_stft": c.complex_stft,
+            "g/stft": c.stft,
             "g/adv": c.adv,
             "g/feat": c.feat,
             "vq/commit": c.commit,

@@ -109,6 +109,28 @@ def test_quantizer_losses_are_logged_raw_and_weighted_once(
     assert torch.allclose(logged["g/total"], expected, rtol=1e-6, atol=0.0)
 
 
+def test_optional_reconstruction_terms_are_logged_and_weighted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """loss.l1 / complex_stft / stft > 0 each add their term, logged raw, weighted once."""
+    loss = LossConfig(mel_windows=[32, 64], l1=2.0, complex_stft=3.0, stft=4.0, commit=0.5)
+    module = make_module(disc=[], loss=loss)
+    logged: dict[str, torch.Tensor] = {}
+    monkeypatch.setattr(module, "log", lambda key, value, **kw: logged.__setitem__(key, value))
+    fit(module, batches(set(), 1), max_steps=1)
+    for key in ("g/l1", "g/complex_stft", "g/stft"):
+        assert float(logged[key]) > 0, key
+    expected = (
+        loss.mel * logged["g/mel"]
+        + 2.0 * logged["g/l1"]
+        + 3.0 * logged["g/complex_stft"]
+        + 4.0 * logged["g/stft"]
+        + 0.5 * logged["vq/commit"]
+    )
+    assert torch.allclose(logged["g/total"], expected, rtol=1e-6, atol=0.0)
+    assert make_module(disc=[]).loss_weights()["g/stft"] == 0.0  # off unless asked for
+
+
 def test_lr_schedule() -> None:
     assert lr_lambda(0, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
     assert lr_lambda(9, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
