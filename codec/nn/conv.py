@@ -21,6 +21,8 @@ from torch import Tensor, nn
 from codec.nn.kernels import (
     conv1d_unpadded,
     conv_transpose1d_fold,
+    framewise_conv1d,
+    invariant_apply,
     kernels_apply,
     padded_conv1d,
     pointwise_conv1d,
@@ -104,7 +106,9 @@ class StreamingConv1d(StreamingConv[ConvState]):
     """Conv1d with EnCodec's padding that streams chunks of any size: ``[B, C_in, T]``.
 
     Offline output is ``[B, C_out, ceil(T / stride)]``. The wrapped ``nn.Conv1d`` is ``self.conv``
-    (EnCodec's ``conv.conv``), optionally weight-normalised.
+    (EnCodec's ``conv.conv``), optionally weight-normalised. ``framewise`` (for frame-rate layers:
+    im2col copies ``kernel_size`` inputs per output) computes every output frame the same way
+    whatever the batch and the chunk (``codec.nn.kernels.framewise_conv1d``) in CPU inference.
     """
 
     def __init__(
@@ -120,8 +124,10 @@ class StreamingConv1d(StreamingConv[ConvState]):
         norm: str = "none",
         bias: bool = True,
         groups: int = 1,
+        framewise: bool = False,
     ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, causal)
+        self.framewise = framewise
         check_pad_mode(pad_mode)
         conv = nn.Conv1d(
             in_channels,
@@ -153,6 +159,11 @@ class StreamingConv1d(StreamingConv[ConvState]):
         """Whether ``codec.nn.kernels`` may run: they know only ungrouped convolutions."""
         return self.groups == 1 and kernels_apply(x, self.conv.weight)
 
+    def _invariant(self, x: Tensor) -> bool:
+        """Whether ``framewise_conv1d`` runs (then the offline and 1x1 shortcuts are skipped:
+        every frame goes through the same windows as when streaming)."""
+        return self.framewise and invariant_apply(x)
+
     def check_item_reset(self, state: ConvState) -> None:
         if self.pointwise:
             return  # no padding, no history: nothing to get wrong
@@ -172,10 +183,12 @@ class StreamingConv1d(StreamingConv[ConvState]):
         return ConvState(batch_size=batch_size)
 
     def step(self, x: Tensor, state: ConvState) -> Tensor:
-        if self.pointwise:
+        invariant = self._invariant(x)
+        if self.pointwise and not invariant:
             state.seen += x.shape[-1]
             return self.pointwise_forward(x)
-        if state.final and state.seen == 0 and state.buffer is None and state.pending is None:
+        fresh = state.seen == 0 and state.buffer is None and state.pending is None
+        if state.final and fresh and not invariant:
             y = self._offline(x)  # the whole stream in one call: pad without copying x
             if y is not None:
                 state.seen = x.shape[-1]
@@ -254,7 +267,9 @@ class StreamingConv1d(StreamingConv[ConvState]):
             return self._no_output(buffer)
         windows = buffer[..., : (n - 1) * self.stride + self.k_eff]
         weight, bias = self.conv.weight, self.conv.bias
-        if self._fast(windows):
+        if self._invariant(windows):
+            y = framewise_conv1d(windows, weight, bias, self.stride, self.dilation, self.groups)
+        elif self._fast(windows):
             y = conv1d_unpadded(windows, weight, bias, self.stride, self.dilation)
         else:
             y = F.conv1d(windows, weight, bias, self.stride, 0, self.dilation, self.groups)

@@ -14,9 +14,20 @@ that torch's generic kernels make:
 They were measured (speed and accuracy) on CPU float32 only, and some accumulate in place into
 float32 tensors, which autocast's lower-precision GEMMs cannot do: callers check
 ``kernels_apply`` and use torch's reference ops everywhere else (GPU, bf16, autocast).
+
+Batch- and chunk-invariant forms, for the frame-rate layers whose outputs become tokens: a GEMM's
+rounding depends on its shape (MKL takes another path below about 7 rows, oneDNN's convolutions
+block by length), so the same frame encoded in a batch, alone or in a streaming chunk could get
+latents a few ulps apart and, at a near-tie, another code. ``framewise`` runs a per-frame
+function on tiles of exactly ``ROW_TILE`` frames (the last one zero-padded): every call has one
+shape, so each frame is computed in the same order wherever it sits; ``framewise_conv1d`` is a
+convolution as such a per-frame GEMM over its window (depthwise: a fixed sum over the taps).
+They run in inference only (``invariant_apply``; training keeps the untiled forms).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +38,9 @@ __all__ = [
     "conv1d_unpadded",
     "conv1d_zero_padded",
     "conv_transpose1d_fold",
+    "framewise",
+    "framewise_conv1d",
+    "invariant_apply",
     "kernels_apply",
     "padded_conv1d",
     "pointwise_conv1d",
@@ -40,6 +54,9 @@ FEW_FRAMES_TRANSPOSED = 64
 BLOCK_FLOATS = 4 * 2**20
 # Below this many weights per output sample (C_in * K), im2col + GEMM beats oneDNN's kernel.
 SMALL_IM2COL = 16
+# Frames per call of the invariant forms: at least MKL's small-matrix threshold (7 rows here), and
+# small enough that a tile's elementwise ops stay on one thread (under torch's 32768 grain).
+ROW_TILE = 32
 
 
 def kernels_apply(x: Tensor, weight: Tensor) -> bool:
@@ -245,3 +262,51 @@ def conv1d_unpadded(
         return y.t().unsqueeze(0)
     y = torch.matmul(cols, w)
     return (y if bias is None else y.add_(bias)).transpose(1, 2)
+
+
+def invariant_apply(x: Tensor) -> bool:
+    """Whether the invariant forms run on ``x``: where the fast forms may (``kernels_apply``)
+    and outside autograd (training needs no invariant codes and would pay for the tiles)."""
+    return kernels_apply(x, x) and not torch.is_grad_enabled()
+
+
+def framewise(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int = ROW_TILE) -> Tensor:
+    """``fn(x)`` for ``x`` [..., C] -> [..., C'] where ``fn`` treats the frames (rows over the
+    last dimension) independently, each frame computed the same way whatever the leading
+    shape and its place: ``fn`` runs on contiguous tiles of exactly ``tile`` frames. Plain
+    ``fn(x)`` where ``invariant_apply`` says no."""
+    if not invariant_apply(x):
+        return fn(x)
+    lead, rows = x.shape[:-1], x.reshape(-1, x.shape[-1])
+    n = rows.shape[0]
+    pad = (-n) % tile if n else tile
+    if pad:
+        rows = torch.cat([rows, rows.new_zeros(pad, rows.shape[-1])])
+    out = torch.cat([fn(t.contiguous()) for t in rows.split(tile)])[:n]
+    return out.view(*lead, out.shape[-1])
+
+
+def framewise_conv1d(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, dilation: int, groups: int
+) -> Tensor:
+    """``F.conv1d(x, weight, bias, stride, 0, dilation, groups)`` [B, C_in, L] -> [B, C_out, n]
+    with each output frame computed from its own window in one fixed order: im2col rows through
+    ``framewise`` GEMMs; depthwise, the taps summed one by one (exactly rounded elementwise ops,
+    the same in torch's vector and scalar loops). Other groupings: ``F.conv1d``."""
+    c_out, c_in, kernel = weight.shape
+    k_eff = (kernel - 1) * dilation + 1
+    n = (x.shape[-1] - k_eff) // stride + 1
+    if n <= 0:
+        return x.new_zeros(x.shape[0], c_out, 0)
+    if groups == 1:
+        cols = x.unfold(-1, k_eff, stride)[..., ::dilation]  # [B, C_in, n, K]
+        rows = cols.permute(0, 2, 1, 3).reshape(x.shape[0], n, c_in * kernel)
+        w = weight.reshape(c_out, c_in * kernel)
+        return framewise(lambda t: F.linear(t, w, bias), rows).transpose(1, 2)
+    if c_in == 1 and groups == c_out == x.shape[1]:
+        y = x[..., : (n - 1) * stride + 1 : stride] * weight[:, :, 0]
+        for k in range(1, kernel):
+            start = k * dilation
+            y = y + x[..., start : start + (n - 1) * stride + 1 : stride] * weight[:, :, k]
+        return y if bias is None else y + bias[:, None]
+    return F.conv1d(x, weight, bias, stride, 0, dilation, groups)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from codec.nn.kernels import framewise
 from codec.quantize import functional as Fq
 from codec.quantize.codebook import EMACodebook
 from codec.quantize.config import BypassConfig
@@ -69,6 +70,10 @@ class Projection(nn.Module):
         self.enabled = inner != dim
         self.inp: nn.Module = nn.Linear(dim, inner) if self.enabled else nn.Identity()
         self.out: nn.Module = nn.Linear(inner, dim) if self.enabled else nn.Identity()
+
+    def encode_in(self, x: Tensor) -> Tensor:
+        """``inp(x)`` for encoding [N, dim]: per frame in fixed tiles on CPU (batch-invariant)."""
+        return framewise(self.inp, x) if self.enabled else x
 
 
 def float32_only(x: object) -> torch.autocast:

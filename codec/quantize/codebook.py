@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from codec.nn.kernels import framewise
 from codec.quantize import functional as Fq
 from codec.quantize.config import CodebookConfig
 
@@ -102,9 +103,14 @@ class EMACodebook(nn.Module):
         """Codes [N] of the nearest codes to ``x`` [N, D] (no gradient)."""
         with torch.no_grad():
             search, search_sq = self.search_tables()
-            if self.config.normalize:
-                x = F.normalize(x, dim=1)
-            return Fq.nearest_code(x, search, search_sq)
+
+            def nearest(rows: Tensor) -> Tensor:
+                if self.config.normalize:
+                    rows = F.normalize(rows, dim=1)
+                return Fq.nearest_code(rows, search, search_sq)[:, None]
+
+            # in fixed tiles on CPU: a frame's code must not depend on how many came with it
+            return framewise(nearest, x).squeeze(1)
 
     def lookup(self, codes: Tensor) -> Tensor:
         """Code vectors [N, D] for ``codes`` [N]; carries gradient in gradient mode."""

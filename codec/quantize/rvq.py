@@ -79,7 +79,7 @@ class ResidualVQ(QuantizerBase):
         )
 
     def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
-        residual = self.project.inp(x)
+        residual = self.project.encode_in(x)
         codes: list[Tensor] = []
         for i in range(num_levels):
             cb = self._level(i).codebook

@@ -80,7 +80,7 @@ class VectorQuantizer(QuantizerBase):
         return RunResult(out, [level.codes], commit, level.codebook)
 
     def encode_flat(self, x: Tensor, num_levels: int) -> list[Tensor]:
-        return [self.codebook.nearest(self.project.inp(x))]
+        return [self.codebook.nearest(self.project.encode_in(x))]
 
     def decode_flat(self, codes: Tensor, num_levels: int) -> Tensor:
         return self.project.out(self.codebook.lookup(codes[:, 0]))

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from codec.config import VocosConfig
 from codec.nn.conv import StreamingConv1d
+from codec.nn.kernels import framewise
 from codec.nn.streaming import StreamingContainer
 from codec.vocos.istft import CausalISTFT
 from codec.vocos.phase import VocoderPhase
@@ -24,9 +25,10 @@ MAX_MAGNITUDE = 100.0
 
 
 def causal_conv(c_in: int, c_out: int, kernel_size: int, groups: int = 1) -> StreamingConv1d:
-    """Causal, zero-padded stride-1 conv: ``[B, c_in, F] -> [B, c_out, F]``."""
+    """Causal, zero-padded stride-1 conv at the frame rate: ``[B, c_in, F] -> [B, c_out, F]``,
+    batch- and chunk-invariant in CPU inference (``framewise``)."""
     return StreamingConv1d(
-        c_in, c_out, kernel_size, causal=True, pad_mode="constant", groups=groups
+        c_in, c_out, kernel_size, causal=True, pad_mode="constant", groups=groups, framewise=True
     )
 
 
@@ -44,9 +46,13 @@ class ConvNeXtBlock(StreamingContainer):
         self.gamma = nn.Parameter(torch.full((cfg.dim,), cfg.layer_scale_init))
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.norm(self.dwconv(x).transpose(1, 2))  # [B, F, dim]: LayerNorm over channels
-        h = self.pwconv2(self.act(self.pwconv1(h))) * self.gamma
+        # [B, F, dim]: per frame, in tiles of fixed shape in CPU inference (batch-invariant)
+        h = framewise(self.mlp, self.dwconv(x).transpose(1, 2))
         return x + h.transpose(1, 2)
+
+    def mlp(self, h: Tensor) -> Tensor:
+        """Frames ``[..., dim]`` -> ``gamma * pwconv2(act(pwconv1(norm(h))))``."""
+        return self.pwconv2(self.act(self.pwconv1(self.norm(h)))) * self.gamma
 
 
 class VocosDecoder(StreamingContainer):
