@@ -18,16 +18,16 @@ float32 tensors, which autocast's lower-precision GEMMs cannot do: callers check
 Batch- and chunk-invariant forms, for the frame-rate layers whose outputs become tokens: a GEMM's
 rounding depends on its shape (MKL takes another path below about 7 rows, oneDNN's convolutions
 block by length), so the same frame encoded in a batch, alone or in a streaming chunk could get
-latents a few ulps apart and, at a near-tie, another code. ``framewise`` runs a per-frame
-function on tiles of exactly ``ROW_TILE`` frames (the last one zero-padded): every call has one
-shape, so each frame is computed in the same order wherever it sits; ``framewise_conv1d`` is a
-convolution as such a per-frame GEMM over its window (depthwise: a fixed sum over the taps).
-They run in inference only (``invariant_apply``; training keeps the untiled forms).
+latents a few ulps apart and, at a near-tie, another code. ``framewise_linear`` is a GEMM over
+tiles of exactly ``ROW_TILE`` frames (the last one zero-padded): every product has one shape, so
+each frame is reduced in the same order wherever it sits; ``framewise_conv1d`` is a convolution
+as such a per-frame GEMM over its window (depthwise: a fixed sum over the taps). Row-wise ops
+(LayerNorm, FFT, activations, argmin) already compute each row alone whatever the row count
+(tests/test_invariance.py checks the whole encoder). They run in inference only
+(``invariant_apply``; training keeps the untiled forms).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,8 +38,8 @@ __all__ = [
     "conv1d_unpadded",
     "conv1d_zero_padded",
     "conv_transpose1d_fold",
-    "framewise",
     "framewise_conv1d",
+    "framewise_linear",
     "invariant_apply",
     "kernels_apply",
     "padded_conv1d",
@@ -56,7 +56,7 @@ BLOCK_FLOATS = 4 * 2**20
 SMALL_IM2COL = 16
 # Frames per call of the invariant forms: at least MKL's small-matrix threshold (7 rows here), and
 # small enough that a tile's elementwise ops stay on one thread (under torch's 32768 grain).
-ROW_TILE = 32
+ROW_TILE = 16
 
 
 def kernels_apply(x: Tensor, weight: Tensor) -> bool:
@@ -270,20 +270,31 @@ def invariant_apply(x: Tensor) -> bool:
     return kernels_apply(x, x) and not torch.is_grad_enabled()
 
 
-def framewise(fn: Callable[[Tensor], Tensor], x: Tensor, tile: int = ROW_TILE) -> Tensor:
-    """``fn(x)`` for ``x`` [..., C] -> [..., C'] where ``fn`` treats the frames (rows over the
-    last dimension) independently, each frame computed the same way whatever the leading
-    shape and its place: ``fn`` runs on contiguous tiles of exactly ``tile`` frames. Plain
-    ``fn(x)`` where ``invariant_apply`` says no."""
+def framewise_linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, scale: float = 1.0
+) -> Tensor:
+    """``scale * x @ weight.T + bias``: ``x`` [..., K], ``weight`` [N, K], ``bias`` [N] ->
+    [..., N], each frame (row) computed the same way whatever the leading shape and its place:
+    one batched GEMM over tiles of exactly ``ROW_TILE`` frames (the last zero-padded). Plain
+    ``F.linear`` / ``addmm`` where ``invariant_apply`` says no."""
     if not invariant_apply(x):
-        return fn(x)
-    lead, rows = x.shape[:-1], x.reshape(-1, x.shape[-1])
+        if scale == 1.0:
+            return F.linear(x, weight, bias)
+        return (
+            torch.addmm(bias, x, weight.t(), alpha=scale)
+            if bias is not None
+            else scale * (x @ weight.t())
+        )
+    k, n_out = x.shape[-1], weight.shape[0]
+    rows = x.reshape(-1, k)
     n = rows.shape[0]
-    pad = (-n) % tile if n else tile
+    pad = (-n) % ROW_TILE if n else ROW_TILE
     if pad:
-        rows = torch.cat([rows, rows.new_zeros(pad, rows.shape[-1])])
-    out = torch.cat([fn(t.contiguous()) for t in rows.split(tile)])[:n]
-    return out.view(*lead, out.shape[-1])
+        rows = torch.cat([rows, rows.new_zeros(pad, k)])
+    tiles = rows.view(-1, ROW_TILE, k)
+    bias = rows.new_zeros(n_out) if bias is None else bias
+    out = torch.baddbmm(bias, tiles, weight.t().expand(tiles.shape[0], k, n_out), alpha=scale)
+    return out.view(-1, n_out)[:n].view(*x.shape[:-1], n_out)
 
 
 def framewise_conv1d(
@@ -302,7 +313,7 @@ def framewise_conv1d(
         cols = x.unfold(-1, k_eff, stride)[..., ::dilation]  # [B, C_in, n, K]
         rows = cols.permute(0, 2, 1, 3).reshape(x.shape[0], n, c_in * kernel)
         w = weight.reshape(c_out, c_in * kernel)
-        return framewise(lambda t: F.linear(t, w, bias), rows).transpose(1, 2)
+        return framewise_linear(rows, w, bias).transpose(1, 2)
     if c_in == 1 and groups == c_out == x.shape[1]:
         y = x[..., : (n - 1) * stride + 1 : stride] * weight[:, :, 0]
         for k in range(1, kernel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from codec.nn.kernels import framewise
+from codec.nn.kernels import framewise_linear
 from codec.quantize import functional as Fq
 from codec.quantize.codebook import EMACodebook
 from codec.quantize.config import BypassConfig
@@ -72,8 +72,10 @@ class Projection(nn.Module):
         self.out: nn.Module = nn.Linear(inner, dim) if self.enabled else nn.Identity()
 
     def encode_in(self, x: Tensor) -> Tensor:
-        """``inp(x)`` for encoding [N, dim]: per frame in fixed tiles on CPU (batch-invariant)."""
-        return framewise(self.inp, x) if self.enabled else x
+        """``inp(x)`` for encoding [N, dim]: in fixed tiles of frames on CPU (batch-invariant)."""
+        if not isinstance(self.inp, nn.Linear):
+            return x
+        return framewise_linear(x, self.inp.weight, self.inp.bias)
 
 
 def float32_only(x: object) -> torch.autocast:

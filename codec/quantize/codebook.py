@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from codec.nn.kernels import framewise
+from codec.nn.kernels import framewise_linear, invariant_apply
 from codec.quantize import functional as Fq
 from codec.quantize.config import CodebookConfig
 
@@ -103,14 +103,13 @@ class EMACodebook(nn.Module):
         """Codes [N] of the nearest codes to ``x`` [N, D] (no gradient)."""
         with torch.no_grad():
             search, search_sq = self.search_tables()
-
-            def nearest(rows: Tensor) -> Tensor:
-                if self.config.normalize:
-                    rows = F.normalize(rows, dim=1)
-                return Fq.nearest_code(rows, search, search_sq)[:, None]
-
-            # in fixed tiles on CPU: a frame's code must not depend on how many came with it
-            return framewise(nearest, x).squeeze(1)
+            if self.config.normalize:
+                x = F.normalize(x, dim=1)
+            if not invariant_apply(x):
+                return Fq.nearest_code(x, search, search_sq)
+            # Fq.nearest_code's scores in fixed tiles of frames: a frame's code must not depend
+            # on how many frames came with it (near-ties are decided by the last ulp)
+            return framewise_linear(x, search, search_sq, scale=-2.0).argmin(dim=1)
 
     def lookup(self, codes: Tensor) -> Tensor:
         """Code vectors [N, D] for ``codes`` [N]; carries gradient in gradient mode."""

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from codec.config import SpectralConfig, VocosConfig
-from codec.nn.kernels import framewise
+from codec.nn.kernels import framewise_linear
 from codec.nn.streaming import State, StreamingContainer, StreamingModule, zero_rows
 from codec.vocos.decoder import ConvNeXtBlock, causal_conv
 
@@ -81,13 +81,9 @@ class CausalFrames(StreamingModule[FramesState]):
         if n == 0:
             return x.new_zeros(batch, self.n_fft // 2 + 1, 0)
         frames = buf[:, : n * hop + overlap].unfold(-1, self.n_fft, hop)  # [B, n, n_fft]
-        return framewise(self.log_magnitude, frames).transpose(1, 2).to(x.dtype)
-
-    def log_magnitude(self, frames: Tensor) -> Tensor:
-        """Samples ``[..., n_fft]`` -> clamped log-magnitudes ``[..., n_fft // 2 + 1]`` (float32)."""
-        window = self.window.to(frames.dtype).float()
-        magnitude = torch.fft.rfft(frames.float() * window, dim=-1).abs()
-        return magnitude.clamp_min(MIN_MAGNITUDE).log()
+        window = self.window.to(frames.dtype)
+        magnitude = torch.fft.rfft(frames.float() * window.float(), dim=-1).abs()
+        return magnitude.clamp_min(MIN_MAGNITUDE).log().transpose(1, 2).to(x.dtype)
 
 
 class SpectralEncoder(StreamingContainer):
@@ -121,11 +117,9 @@ class SpectralEncoder(StreamingContainer):
         if x.dim() != 3 or x.shape[1] != 1:
             raise ValueError(f"SpectralEncoder expects [B, 1, T], got shape {tuple(x.shape)}")
         h = self.conv_in(self.frames(x))
-        h = framewise(self.norm_in, h.transpose(1, 2)).transpose(1, 2)
+        h = self.norm_in(h.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        return framewise(self.head, h.transpose(1, 2)).transpose(1, 2)
-
-    def head(self, h: Tensor) -> Tensor:
-        """Frames ``[..., dim]`` -> latents ``[..., dimension]``."""
-        return self.proj(self.norm_out(h))
+        h = self.norm_out(h.transpose(1, 2))
+        # in fixed tiles of frames in CPU inference: batch- and chunk-invariant
+        return framewise_linear(h, self.proj.weight, self.proj.bias).transpose(1, 2)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from codec.config import VocosConfig
 from codec.nn.conv import StreamingConv1d
-from codec.nn.kernels import framewise
+from codec.nn.kernels import framewise_linear
 from codec.nn.streaming import StreamingContainer
 from codec.vocos.istft import CausalISTFT
 from codec.vocos.phase import VocoderPhase
@@ -46,13 +46,11 @@ class ConvNeXtBlock(StreamingContainer):
         self.gamma = nn.Parameter(torch.full((cfg.dim,), cfg.layer_scale_init))
 
     def forward(self, x: Tensor) -> Tensor:
-        # [B, F, dim]: per frame, in tiles of fixed shape in CPU inference (batch-invariant)
-        h = framewise(self.mlp, self.dwconv(x).transpose(1, 2))
+        h = self.norm(self.dwconv(x).transpose(1, 2))  # [B, F, dim]: LayerNorm over channels
+        # GEMMs in fixed tiles of frames in CPU inference: batch- and chunk-invariant
+        h = self.act(framewise_linear(h, self.pwconv1.weight, self.pwconv1.bias))
+        h = framewise_linear(h, self.pwconv2.weight, self.pwconv2.bias) * self.gamma
         return x + h.transpose(1, 2)
-
-    def mlp(self, h: Tensor) -> Tensor:
-        """Frames ``[..., dim]`` -> ``gamma * pwconv2(act(pwconv1(norm(h))))``."""
-        return self.pwconv2(self.act(self.pwconv1(self.norm(h)))) * self.gamma
 
 
 class VocosDecoder(StreamingContainer):
