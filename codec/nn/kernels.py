@@ -18,8 +18,8 @@ float32 tensors, which autocast's lower-precision GEMMs cannot do: callers check
 Batch- and chunk-invariant forms, for the frame-rate layers whose outputs become tokens: a GEMM's
 rounding depends on its shape (MKL takes another path below about 7 rows, oneDNN's convolutions
 block by length), so the same frame encoded in a batch, alone or in a streaming chunk could get
-latents a few ulps apart and, at a near-tie, another code. ``framewise_linear`` is a GEMM over
-tiles of exactly ``ROW_TILE`` frames (the last one zero-padded): every product has one shape, so
+latents a few ulps apart and, at a near-tie, another code. ``framewise_linear`` is one GEMM per
+tile of exactly ``ROW_TILE`` frames (the last one zero-padded): every product has one shape, so
 each frame is reduced in the same order wherever it sits; ``framewise_conv1d`` is a convolution
 as such a per-frame GEMM over its window (depthwise: a fixed sum over the taps). Row-wise ops
 (LayerNorm, FFT, activations, argmin) already compute each row alone whatever the row count
@@ -275,7 +275,7 @@ def framewise_linear(
 ) -> Tensor:
     """``scale * x @ weight.T + bias``: ``x`` [..., K], ``weight`` [N, K], ``bias`` [N] ->
     [..., N], each frame (row) computed the same way whatever the leading shape and its place:
-    one batched GEMM over tiles of exactly ``ROW_TILE`` frames (the last zero-padded). Plain
+    one GEMM per tile of exactly ``ROW_TILE`` frames (the last zero-padded). Plain
     ``F.linear`` / ``addmm`` where ``invariant_apply`` says no."""
     if not invariant_apply(x):
         if scale == 1.0:
@@ -291,10 +291,11 @@ def framewise_linear(
     pad = (-n) % ROW_TILE if n else ROW_TILE
     if pad:
         rows = torch.cat([rows, rows.new_zeros(pad, k)])
-    tiles = rows.view(-1, ROW_TILE, k)
     bias = rows.new_zeros(n_out) if bias is None else bias
-    out = torch.baddbmm(bias, tiles, weight.t().expand(tiles.shape[0], k, n_out), alpha=scale)
-    return out.view(-1, n_out)[:n].view(*x.shape[:-1], n_out)
+    # one addmm per tile: a batched GEMM may vectorise across the batch for small matrices
+    w = weight.t()
+    out = torch.cat([torch.addmm(bias, t, w, alpha=scale) for t in rows.split(ROW_TILE)])
+    return out[:n].view(*x.shape[:-1], n_out)
 
 
 def framewise_conv1d(

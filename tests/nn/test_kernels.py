@@ -15,6 +15,8 @@ from codec.nn.kernels import (
     conv1d_unpadded,
     conv1d_zero_padded,
     conv_transpose1d_fold,
+    framewise_conv1d,
+    framewise_linear,
     padded_conv1d,
     pointwise_conv1d,
 )
@@ -164,3 +166,58 @@ def test_conv_transpose_in_blocks(batch: int, monkeypatch: pytest.MonkeyPatch) -
     weight = torch.randn(5, 3, 8)
     x = torch.randn(batch, 5, 4 * kernels.FEW_FRAMES_TRANSPOSED + 7)
     assert_close(conv_transpose1d_fold(x, weight, 4), F.conv_transpose1d(x, weight, None, 4))
+
+
+@torch.inference_mode()
+def test_framewise_linear_gives_each_row_the_same_bits_wherever_it_sits() -> None:
+    """A row alone, at every place of a tile and among thousands: the same bits (a plain GEMM
+    takes another path below about 7 rows), and the values of ``F.linear`` / ``addmm``."""
+    torch.manual_seed(0)
+    w, b = torch.randn(96, 64) / 8, torch.randn(96)
+    row = torch.randn(1, 64)
+    want = framewise_linear(row, w, b)[0]
+    assert_close(want, F.linear(row, w, b)[0])
+    for rows in (2, 3, kernels.ROW_TILE - 1, kernels.ROW_TILE + 5, 3000):
+        for place in (0, rows // 2, rows - 1):
+            x = torch.randn(rows, 64)
+            x[place] = row[0]
+            assert torch.equal(framewise_linear(x, w, b)[place], want), (rows, place)
+    x = torch.randn(2, 7, 64)  # leading dims are frames too; scale as in the codebook search
+    got = framewise_linear(x, w, b, scale=-2.0)
+    assert_close(got, torch.addmm(b, x.reshape(14, 64), w.t(), alpha=-2.0).view(2, 7, 96))
+
+
+@pytest.mark.parametrize("groups", [1, 8])
+@torch.inference_mode()
+def test_framewise_conv1d_is_the_same_in_a_batch_and_in_chunks(groups: int) -> None:
+    """Batch of 3 vs one item, whole vs windows of 1 and 2 frames: the same bits; ``F.conv1d``'s
+    values (``groups=8`` is depthwise, summed tap by tap). (MKL treats the rows of a tile alike
+    for the widths we use; at 6 output channels it does not, which no layer of ours has.)"""
+    w, b = _weights(8, 8 // groups, 5, seed=groups)
+    x = torch.randn(3, 8, 40)
+    y = framewise_conv1d(x, w, b, 1, 2, groups)
+    assert_close(y, F.conv1d(x, w, b, 1, 0, 2, groups))
+    assert torch.equal(framewise_conv1d(x[1:2], w, b, 1, 2, groups), y[1:2])
+    for n in (1, 2):  # a streaming chunk: the window of n frames (k_eff = 9)
+        for t in range(0, y.shape[-1] - n + 1, 5):
+            part = framewise_conv1d(x[:1, :, t : t + n + 8], w, b, 1, 2, groups)
+            assert torch.equal(part, y[:1, :, t : t + n])
+
+
+def test_framewise_forms_are_plain_outside_cpu_float32_inference() -> None:
+    """Under autograd (training) the GEMM is one untiled ``F.linear``, with gradients."""
+    w, b = _weights(4, 3, 3, seed=1)
+    x = torch.randn(2, 3, 10, requires_grad=True)
+    y = framewise_conv1d(x, w, b, 1, 1, 1)
+    assert_close(y, F.conv1d(x, w, b))
+    y.sum().backward()
+    assert x.grad is not None
+    rows = torch.randn(40, 12)
+    assert torch.equal(
+        framewise_linear(rows, w.reshape(4, 9)[:, :3].repeat(1, 4), b),
+        F.linear(rows, w.reshape(4, 9)[:, :3].repeat(1, 4), b),
+    )
+    rows = torch.randn(5, 3, dtype=torch.float64)
+    wl = torch.randn(2, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        assert torch.equal(framewise_linear(rows, wl), F.linear(rows, wl))
