@@ -57,6 +57,7 @@ def alone(model: Codec, speech: dict[str, Tensor]) -> dict[str, tuple[Tensor, Te
         }
 
 
+@pytest.mark.slow
 @torch.inference_mode()
 def test_batched_equals_one_by_one(
     model: Codec, speech: dict[str, Tensor], alone: dict[str, tuple[Tensor, Tensor]]
@@ -88,7 +89,9 @@ def streamed(model: Codec, wav: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
     return torch.cat(codes, dim=-1), torch.cat(parts, dim=-1)[0]
 
 
-@pytest.mark.parametrize("chunk", [320, 640, 960, 7 * 320, 1000])
+@pytest.mark.parametrize(
+    "chunk", [pytest.param(320, marks=pytest.mark.slow), 640, 960, 7 * 320, 1000]
+)
 def test_streaming_equals_offline(
     model: Codec,
     speech: dict[str, Tensor],
