@@ -189,7 +189,7 @@ class GroupedResidualFSQ(QuantizerBase):
         slices = x.split(self.group_dim, dim=1)
         codes: list[Tensor] = []
         for g in range(self.groups):
-            residual = self._projection(g).inp(slices[g])
+            residual = self._projection(g).encode_in(slices[g])
             for i in range(num_levels):
                 grid = self._grid(g, i)
                 c = grid.nearest(residual)
