@@ -220,9 +220,11 @@ class Codec(nn.Module):
             return [slice(0, batch)]
         return [slice(i, min(i + size, batch)) for i in range(0, batch, size)]
 
-    def make_tokens(self, codes: Tensor, frames: Tensor, num_samples: Tensor) -> Tokens:
+    def make_tokens(
+        self, codes: Tensor, frames: Tensor, num_samples: Tensor, fingerprint: str = ""
+    ) -> Tokens:
         """Codes [B, K, F] with valid ``frames`` [B] and ``num_samples`` [B] -> Tokens of this
-        model (on cpu)."""
+        model (on cpu); ``fingerprint``: this model's, when the caller already has it."""
         return Tokens(
             codes=codes.cpu(),
             lengths=frames.long().cpu(),
@@ -232,7 +234,7 @@ class Codec(nn.Module):
             codebook_size=self.codebook_size,
             groups=self.groups,
             model_id=self.config.model_id,
-            model_fingerprint=self.fingerprint,
+            model_fingerprint=fingerprint or self.fingerprint,
         )
 
     @torch.no_grad()

@@ -54,6 +54,7 @@ class StreamingSession:
         self.batch_size = batch_size
         self.num_codebooks = codec.check_num_codebooks(num_codebooks)
         self._stack: ExitStack | None = None
+        self._fingerprint = ""
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -69,6 +70,8 @@ class StreamingSession:
         stack.enter_context(self.codec.open_streams(self.batch_size))
         self._stack = stack
         self._reset_counters()
+        # Once per stream: hashing the weights per chunk cost ~15 % of 1-frame streaming.
+        self._fingerprint = self.codec.fingerprint
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -106,7 +109,9 @@ class StreamingSession:
         n = codes.shape[-1]
         self.frames_out += n
         frames = torch.full((self.batch_size,), n, dtype=torch.long)
-        return self.codec.make_tokens(codes, frames, frames * self.codec.hop_length)
+        return self.codec.make_tokens(
+            codes, frames, frames * self.codec.hop_length, self._fingerprint
+        )
 
     @torch.inference_mode()
     def decode_chunk(self, tokens: Tokens) -> Tensor:
