@@ -29,6 +29,13 @@ def add_parser(sub: Any) -> None:
         metavar="MODEL",
         help=f"export dir, .ckpt, PRESET:PATH or a bundled model (default: {DEFAULT_MODEL})",
     )
+    p.add_argument(
+        "--model",
+        "-m",
+        dest="model_option",
+        metavar="M",
+        help="the model, given as an option as in the other subcommands (instead of MODEL)",
+    )
     p.add_argument("--output", "-o", required=True, help="output folder")
     p.add_argument("--force", "-f", action="store_true", help="replace an existing folder")
     p.add_argument(
@@ -43,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         from codec.onnx.export import export_onnx
     except ModuleNotFoundError as exc:  # pragma: no cover - the extra is in dev
         raise UsageError(f"ONNX export needs {exc.name}: {install_hint('onnx')}") from None
+    if args.model_option is not None:
+        if args.model not in (DEFAULT_MODEL, args.model_option):
+            raise UsageError(f"two models given: {args.model} and --model {args.model_option}")
+        args.model = args.model_option
     codec = open_model(args)
     try:
         result = export_onnx(codec, args.output, force=args.force, int8=args.int8)

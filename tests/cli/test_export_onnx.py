@@ -78,3 +78,15 @@ def test_command_line_imports_no_onnx() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
+
+
+def test_model_as_an_option_like_the_other_subcommands(
+    capsys: pytest.CaptureFixture[str], models: dict[str, Path], tmp_path: Path
+) -> None:
+    code, out, _ = cli(capsys, "export-onnx", "-m", models["causal"], "-o", tmp_path / "out")
+    assert code == 0 and "4 graphs" in out
+    code, _, err = cli(
+        capsys, "export-onnx", models["causal"], "-m", tmp_path / "other", "-o", tmp_path / "x"
+    )
+    assert code == 2 and err.count("\n") == 1 and "two models given" in err, err
+    assert not (tmp_path / "x").exists()

@@ -24,6 +24,7 @@ BAD_MODEL = {
     "eval": ["{wav}", "-o", "{tmp}/eval", "--baselines", "none"],
     "export-tokens": ["{wav}", "-o", "{tmp}/shards"],
     "export-hf": ["-o", "{tmp}/hf"],
+    "export-onnx": ["-o", "{tmp}/onnx"],
 }
 BAD_NUMBER = {
     "encode": ["{wav}", "-o", "{tmp}/out", "-m", MODEL, "--batch-size", "0"],
@@ -94,11 +95,12 @@ def test_missing_input_fails(
 
 def test_every_subcommand_is_covered() -> None:
     commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    # export-hf reads no input but the model (covered by BAD_MODEL) and takes no number;
-    # merge-tokens takes neither a model nor a number.
-    assert set(MISSING_INPUT) == commands - {"export-hf"}
+    # export-hf / export-onnx read no input but the model (covered by BAD_MODEL) and take no
+    # number; merge-tokens takes neither a model nor a number.
+    exports = {"export-hf", "export-onnx"}
+    assert set(MISSING_INPUT) == commands - exports
     assert set(BAD_MODEL) == commands - {"info", "convert", "merge-tokens"}
-    assert set(BAD_NUMBER) == commands - {"info", "convert", "export-hf", "merge-tokens"}
+    assert set(BAD_NUMBER) == commands - {"info", "convert", "merge-tokens"} - exports
 
 
 def test_interrupt_exits_130(
