@@ -23,16 +23,14 @@ and streaming in 1-frame chunks, as seconds of audio per second (median of ``--r
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from timing import median_time  # bench/timing.py: the script's folder is on sys.path
 from torch import Tensor
 
 from codec.audio import load_audio
@@ -173,25 +171,20 @@ def _items(shard: dict[str, Any]) -> tuple[str, ...]:
     return tuple(item["source"] for item in shard["items"])
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 @torch.inference_mode()
 def speed(codec: Codec, wavs: list[Tensor], repeats: int) -> tuple[float, float, float]:
     """Audio seconds per second: one by one, CLI batches, streaming in 1-frame chunks."""
     audio = sum(w.shape[-1] for w in wavs) / codec.sample_rate
-    one = timed(lambda: [codec.encode_many([w]) for w in wavs], repeats)
+    one = median_time(lambda: [codec.encode_many([w]) for w in wavs], repeats, warmup=0)
     groups = cli_batches(wavs, sr=codec.sample_rate)
-    many = timed(lambda: [codec.encode_many([wavs[i] for i in g]) for g in groups], repeats)
+    many = median_time(
+        lambda: [codec.encode_many([wavs[i] for i in g]) for g in groups], repeats, warmup=0
+    )
     some = wavs[:6]
     some_audio = sum(w.shape[-1] for w in some) / codec.sample_rate
-    stream = timed(lambda: [streamed_codes(codec, w) for w in some], max(1, repeats // 2))
+    stream = median_time(
+        lambda: [streamed_codes(codec, w) for w in some], max(1, repeats // 2), warmup=0
+    )
     return audio / one, audio / many, some_audio / stream
 
 

@@ -17,29 +17,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import torch
+from timing import median_time  # bench/timing.py: the script's folder is on sys.path
 
 from codec.audio.mel import mel_filterbank
 from codec.quantize import CodebookConfig, GroupedResidualVQ
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def make_pair(

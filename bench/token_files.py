@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
 import soundfile as sf
 import torch
+from timing import median_time  # bench/timing.py: the script's folder is on sys.path
 
 from codec.bundled import DEFAULT_MODEL
 from codec.data.manifest import bundled_speech
@@ -31,16 +31,6 @@ from codec.loading import load_model
 from codec.tokens import Tokens, payload_bytes
 
 SIZES = (1024, 1000, 625, 65536)
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def minute_of_codes(size: int) -> Tokens:
@@ -64,8 +54,8 @@ def serialisation_table(repeats: int) -> None:
         tokens = minute_of_codes(size)
         for version in (2, 3):
             data = tokens.to_bytes(version)
-            write = median_seconds(lambda: tokens.to_bytes(version), repeats)  # noqa: B023
-            read = median_seconds(lambda: Tokens.from_bytes(data), repeats)  # noqa: B023
+            write = median_time(lambda: tokens.to_bytes(version), repeats)  # noqa: B023
+            read = median_time(lambda: Tokens.from_bytes(data), repeats)  # noqa: B023
             kbps = payload_bytes(data) * 8 / tokens.duration / 1000
             print(
                 f"| {size} | {version} | {payload_bytes(data)} | {kbps:.3f} "
@@ -97,11 +87,11 @@ def end_to_end_table(repeats: int) -> None:
             times.setdefault(("encode", version), []).append(middle - start)
             times.setdefault(("decode", version), []).append(end - middle)
     pack = {
-        v: median_seconds(lambda: [t.to_bytes(v) for t in encoded], repeats)  # noqa: B023
+        v: median_time(lambda: [t.to_bytes(v) for t in encoded], repeats)  # noqa: B023
         for v in (2, 3)
     }
     unpack = {
-        v: median_seconds(lambda: [Tokens.from_bytes(d) for d in files[v]], repeats)  # noqa: B023
+        v: median_time(lambda: [Tokens.from_bytes(d) for d in files[v]], repeats)  # noqa: B023
         for v in (2, 3)
     }
     print(
