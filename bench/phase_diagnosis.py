@@ -4,7 +4,9 @@ For each validation file, STOI / ESTOI of signals built from the STFT (n_fft 640
 the Vocos decoder's framing) of the original ``x`` and of the codec's output ``y``:
 ``|Y| + phase(X)`` isolates the magnitude error, ``|X| + phase(Y)`` the phase error; ``|X|``
 with random phase and with the phase-vocoder phase of :mod:`codec.vocos.phase` are oracles for
-a decoder whose magnitudes were exact. With ``--swap``, a Vocos model's decoder is also run
+a decoder whose magnitudes were exact. ``env()`` is the cepstral spectral envelope: the
+original's envelope alone shows what losing the harmonics costs, the codec's envelope times the
+original's fine structure what a decoder with exact harmonics would reach. With ``--swap``, a Vocos model's decoder is also run
 with its learnt phase replaced by the phase-vocoder phase of its own magnitudes.
 
     python bench/phase_diagnosis.py --model runs/quickstart/export --swap --threads 1
@@ -55,8 +57,8 @@ def codec_output(model: Codec, x: np.ndarray, sample_rate: int) -> np.ndarray:
 def with_vocoder_phase(model: Codec) -> Callable[[], None]:
     """Make a Vocos decoder synthesise with the phase-vocoder phase; returns the undo."""
     decoder = model.decoder
-    if not isinstance(decoder, VocosDecoder):
-        raise SystemExit("error: --swap needs a model with the Vocos decoder")
+    if not isinstance(decoder, VocosDecoder) or decoder.cfg.harmonic:
+        raise SystemExit("error: --swap needs a model with the Vocos decoder (not harmonic)")
     learnt, integrate = decoder.spectrum, VocoderPhase(decoder.cfg.n_fft, decoder.hop_length)
 
     def spectrum(h: torch.Tensor) -> torch.Tensor:
@@ -68,16 +70,33 @@ def with_vocoder_phase(model: Codec) -> Callable[[], None]:
     return lambda: setattr(decoder, "spectrum", learnt)
 
 
+def envelope(magnitude: torch.Tensor, coefficients: int = 30) -> torch.Tensor:
+    """``[K, F]`` magnitudes -> their spectral envelope ``[K, F]``: the log spectrum's first
+    ``coefficients`` cepstral coefficients (1.9 ms at 16 kHz, below any voice's period), so
+    the harmonics' fine structure is gone."""
+    cepstrum = torch.fft.irfft(magnitude.clamp(min=1e-7).log(), n=N_FFT, dim=0)
+    lifter = torch.zeros(N_FFT, 1, dtype=cepstrum.dtype)
+    lifter[:coefficients] = 1
+    lifter[N_FFT - coefficients + 1 :] = 1
+    return torch.fft.rfft(cepstrum * lifter, n=N_FFT, dim=0).real.exp()
+
+
 def signals(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     big_x, big_y = stft(x), stft(y)
     noise = torch.from_numpy(rng.random(big_x.shape) * 2 * math.pi)
     mag_x = big_x.abs()
+    env_x, env_y = envelope(mag_x), envelope(big_y.abs())
     return {
         "codec output": y,
         "|Y| + phase(X)": istft(torch.polar(big_y.abs(), big_x.angle()), len(x)),
         "|X| + phase(Y)": istft(torch.polar(mag_x, big_y.angle()), len(x)),
         "|X| + random phase": istft(torch.polar(mag_x, noise), len(x)),
         "|X| + vocoder phase": istft(torch.polar(mag_x, vocoder_phase(mag_x).double()), len(x)),
+        "env(X) + random phase": istft(torch.polar(env_x, noise), len(x)),
+        "env(Y) + phase(X)": istft(torch.polar(env_y, big_x.angle()), len(x)),
+        "env(Y) * fine(X) + phase(X)": istft(
+            torch.polar(env_y * mag_x / env_x, big_x.angle()), len(x)
+        ),
     }
 
 

@@ -14,7 +14,7 @@ from codec.quantize.grvq import GroupedResidualVQ
 from codec.quantize.simvq import SimVQCodebook
 from codec.seanet.decoder import SEANetDecoder
 from codec.seanet.encoder import SEANetEncoder
-from codec.spectral.encoder import SpectralEncoder
+from codec.spectral.encoder import PITCH_SCALE, SpectralEncoder
 from codec.vocos.decoder import VocosDecoder
 
 
@@ -53,7 +53,7 @@ def encoder_from_config(cfg: CodecConfig) -> nn.Module:
     if cfg.architecture == "hifigan":
         return HiFiGANEncoder(cfg.hifigan)
     if cfg.encoder == "spectral":
-        return SpectralEncoder(cfg.spectral, cfg.latent_dim, cfg.hop_length)
+        return SpectralEncoder(cfg.spectral, cfg.latent_dim, cfg.hop_length, cfg.sample_rate)
     return SEANetEncoder(cfg.seanet)
 
 
@@ -63,5 +63,7 @@ def decoder_from_config(cfg: CodecConfig) -> nn.Module:
     if cfg.architecture == "hifigan":
         return HiFiGANGenerator(cfg.hifigan)
     if cfg.decoder == "vocos":
-        return VocosDecoder(cfg.vocos, cfg.latent_dim, cfg.hop_length)
+        pitch = cfg.encoder == "spectral" and cfg.spectral.pitch
+        scale = PITCH_SCALE if pitch else None
+        return VocosDecoder(cfg.vocos, cfg.latent_dim, cfg.hop_length, cfg.sample_rate, scale)
     return SEANetDecoder(cfg.seanet)

@@ -243,6 +243,17 @@ def complex_stft_loss(
     return total / len(windows)
 
 
+def pitch_loss(f0: Tensor, target: Tensor, voiced: Tensor) -> Tensor:
+    """Mean ``|log f0 - log target|`` (natural log: 0.06 is a semitone) over the voiced frames
+    (``[B, F]`` each; f0 in Hz); 0 without any voiced frame. Frames past the shorter of the two
+    are ignored (the decoder may have one frame more than the input's frames)."""
+    n = min(f0.shape[-1], target.shape[-1])
+    f0, target, voiced = f0[..., :n], target[..., :n], voiced[..., :n]
+    error = (f0.clamp(min=1e-3).log() - target.clamp(min=1e-3).log()).abs()
+    weight = voiced.to(error.dtype)
+    return (error * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def _check_kind(kind: str) -> None:
     if kind not in ADVERSARIAL_KINDS:
         raise ValueError(

@@ -43,6 +43,7 @@ from codec.pretrained import (
 from codec.quantize import QuantizerOutput
 from codec.streaming import StreamingSession
 from codec.tokens import Tokens
+from codec.vocos.decoder import VocosDecoder
 
 # On CPU, inference runs the batch in groups whose widest activation stays under this size:
 # glibc serves up to 32 MB from its heap, larger temporaries get fresh pages on every call,
@@ -55,13 +56,15 @@ class CodecOutput:
     """Training forward result.
 
     audio [B, C, T] (same length as the input), latent [B, D, F], frame lengths [B],
-    and the quantizer's typed output (quantized, codes, losses, metrics).
+    the quantizer's typed output (quantized, codes, losses, metrics), and the f0 in Hz [B, F]
+    a harmonic decoder predicted (``vocos.harmonic``; else None).
     """
 
     audio: Tensor
     latent: Tensor
     frame_lengths: Tensor
     vq: QuantizerOutput
+    f0: Tensor | None = None
 
 
 class Codec(nn.Module):
@@ -130,8 +133,13 @@ class Codec(nn.Module):
         frame_lengths = self._frame_lengths(wav, lengths)
         mask = frame_mask(frame_lengths, latent.shape[-1])
         vq = self.quantizer(latent, mask=mask, num_codebooks=num_codebooks)
-        audio = self.decoder(vq.quantized)[..., : wav.shape[-1]]
-        return CodecOutput(audio=audio, latent=latent, frame_lengths=frame_lengths, vq=vq)
+        f0 = None
+        if isinstance(self.decoder, VocosDecoder):
+            audio, f0 = self.decoder.forward_with_pitch(vq.quantized)
+        else:
+            audio = self.decoder(vq.quantized)
+        audio = audio[..., : wav.shape[-1]]
+        return CodecOutput(audio=audio, latent=latent, frame_lengths=frame_lengths, vq=vq, f0=f0)
 
     # ---------------------------------------------------------------- inference
     @torch.no_grad()

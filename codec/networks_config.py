@@ -119,7 +119,11 @@ class VocosConfig:
     defaults (``2 * 320`` at 16 kHz, 50 frames/s) keep what a frame must predict ahead short.
     ``phase``: ``"learned"`` (the head's phase channels, as Vocos) or ``"vocoder"`` (phase
     integrated from the magnitude peaks frame by frame, :mod:`codec.vocos.phase`, plus the head's
-    phase channels as a learnt residual that starts at zero).
+    phase channels as a learnt residual that starts at zero). ``harmonic`` (experimental): the head
+    also predicts an f0 per frame (50-500 Hz, trained towards YIN's on the input, ``loss.pitch``)
+    and a per-bin harmonic/noise mix; the spectrum is the envelope times that mix of an analytic
+    comb of harmonics of the f0 (:mod:`codec.vocos.harmonic`) and the learnt-phase noise part;
+    with ``spectral.pitch`` the f0 is the encoder's (latent channel 0) plus the head's correction.
     """
 
     dim: int = 256
@@ -129,6 +133,7 @@ class VocosConfig:
     n_fft: int = 640
     layer_scale_init: float = 0.125
     phase: str = "learned"
+    harmonic: bool = False
 
     def __post_init__(self) -> None:
         check_convnext("vocos", self)
@@ -138,6 +143,8 @@ class VocosConfig:
             )
         if self.n_fft < 2 or self.n_fft % 2:
             raise ValueError(f"config key 'vocos.n_fft' must be even and >= 2, got {self.n_fft}")
+        if self.harmonic and self.phase != "learned":
+            raise ValueError("config key 'vocos.harmonic' needs vocos.phase=learned")
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,12 @@ class SpectralConfig:
     """Spectral encoder (``CodecConfig.encoder = "spectral"``): causal STFT log-magnitudes
     (``n_fft``, hop = the codec's) through a causal conv (``kernel_size``) to ``dim``
     channels, ``num_blocks`` ConvNeXt blocks (``intermediate_dim``, ``layer_scale_init``) and a
-    linear map to the latent size ``seanet.dimension``."""
+    linear map to the latent size ``seanet.dimension``. ``pitch`` (experimental, for the
+    harmonic decoder): each frame's YIN f0 and aperiodicity (:func:`codec.pitch.frame_pitch`)
+    join its log-magnitudes as two more input channels, and latent channel 0 is
+    ``12 log(f0 / 150 Hz)`` on periodic frames (0 elsewhere), where the harmonic decoder reads
+    its f0: learning to track pitch through the trunk took far longer than a CPU budget.
+    """
 
     n_fft: int = 640
     dim: int = 256
@@ -153,6 +165,7 @@ class SpectralConfig:
     num_blocks: int = 4
     kernel_size: int = 7
     layer_scale_init: float = 0.125
+    pitch: bool = False
 
     def __post_init__(self) -> None:
         check_convnext("spectral", self)

@@ -67,7 +67,11 @@ def config_bytes(config: CodecConfig, model_fingerprint: str | None = None) -> b
 #: introduced, with the value that reproduces the behaviour from before: left out of the hash
 #: at that value, so that earlier exports (and the token files that record their fingerprint)
 #: still match. Register every new model key here (tests/test_pretrained.py checks).
-LATER_KEYS: dict[tuple[str, ...], object] = {("vocos", "phase"): "learned"}
+LATER_KEYS: dict[tuple[str, ...], object] = {
+    ("vocos", "phase"): "learned",
+    ("vocos", "harmonic"): False,
+    ("spectral", "pitch"): False,
+}
 
 
 def fingerprinted_config(config: CodecConfig) -> dict[str, Any]:

@@ -100,14 +100,16 @@ class DiscriminatorConfig:
 
 @dataclass
 class LossConfig:
-    """Weights keyed like the logs (g/mel, g/l1, g/complex_stft, g/stft, g/adv, g/feat, vq/commit, vq/codebook): the
-    only weights of the quantizer's (unweighted) losses; ``codebook`` applies to
-    gradient-trained codebooks only (EMA codebooks have no codebook loss)."""
+    """Weights keyed like the logs (g/mel, g/l1, g/complex_stft, g/stft, g/pitch, g/adv, g/feat,
+    vq/commit, vq/codebook): the only weights of the quantizer's (unweighted) losses;
+    ``codebook`` applies to gradient-trained codebooks only (EMA codebooks have no codebook
+    loss), ``pitch`` to the harmonic decoder only (``model.vocos.harmonic``)."""
 
     mel: float = 15.0
     l1: float = 0.0
     complex_stft: float = 0.0
     stft: float = 0.0
+    pitch: float = 10.0
     adv: float = 1.0
     feat: float = 2.0
     commit: float = 1.0
@@ -118,7 +120,8 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         check_choice("loss.adversarial", self.adversarial, ADVERSARIAL_KINDS)
-        for name in ("mel", "l1", "complex_stft", "stft", "adv", "feat", "commit", "codebook"):
+        names = ("mel", "l1", "complex_stft", "stft", "pitch", "adv", "feat", "commit", "codebook")
+        for name in names:
             check_min(f"loss.{name}", getattr(self, name), 0)
         if not self.mel_windows or min(self.mel_windows) < 2:
             raise ValueError(

@@ -15,6 +15,7 @@ from codec.balancer import GradientBalancer
 from codec.config import CodecConfig
 from codec.data import AudioBatch
 from codec.discriminators import build_discriminator
+from codec.inputs import mono_batch
 from codec.lightning.callbacks import global_rng_state, set_global_rng_state
 from codec.lightning.config import DiscriminatorConfig, LossConfig, OptimConfig
 from codec.lightning.errors import NonFiniteLossError
@@ -27,6 +28,8 @@ from codec.losses import (
     l1_loss,
     multi_resolution_stft_loss,
     multiscale_mel_loss,
+    pitch_loss,
+    sample_mask,
 )
 from codec.metrics import (
     MetricUnavailableError,
@@ -37,6 +40,8 @@ from codec.metrics import (
     stoi_batch,
 )
 from codec.model import Codec
+from codec.pitch import yin
+from codec.vocos.decoder import F0_MIN
 
 
 def perceptual_metrics(
@@ -189,6 +194,8 @@ class CodecModule(L.LightningModule):
             sch_d.step()
         if out is not None:
             terms = self._generator_losses(wav, out.audio, lengths, use_disc)
+            if out.f0 is not None:
+                terms["g/pitch"] = self._pitch_loss(wav, out.f0, lengths)
             terms |= out.vq.losses  # unweighted: LossConfig holds their only weights
             total = self._weighted_total(terms)
             if bool(torch.isfinite(total)):
@@ -264,6 +271,18 @@ class CodecModule(L.LightningModule):
             terms["g/feat"] = feature_matching_loss(real.features, fake.features)
         return terms
 
+    def _pitch_loss(self, wav: Tensor, f0: Tensor, lengths: Tensor) -> Tensor:
+        """The harmonic decoder's f0 against YIN's on the input, on the decoder's frames (at
+        least two periods of the lowest f0 long; padding frames, past ``lengths``, count as
+        unvoiced)."""
+        hop = self.codec.hop_length
+        frame = max(self.codec.config.vocos.n_fft, math.ceil(2 * self.sample_rate / F0_MIN))
+        with torch.no_grad():
+            target = yin(mono_batch(wav).float(), self.sample_rate, hop, frame, fmin=F0_MIN)
+            frames = target.voiced.shape[-1]
+            valid = sample_mask(lengths, frames, hop)
+        return pitch_loss(f0, target.f0, target.voiced & valid)
+
     def loss_weights(self) -> dict[str, float]:
         """Each generator term's weight, keyed like the logs."""
         c = self.loss_cfg
@@ -272,6 +291,7 @@ class CodecModule(L.LightningModule):
             "g/l1": c.l1,
             "g/complex_stft": c.complex_stft,
             "g/stft": c.stft,
+            "g/pitch": c.pitch,
             "g/adv": c.adv,
             "g/feat": c.feat,
             "vq/commit": c.commit,

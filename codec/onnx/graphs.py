@@ -30,6 +30,13 @@ def check_exportable(codec: Codec) -> None:
             "a non-causal model has no streaming state to export (its frames depend on future "
             "audio); export a causal model (seanet.causal=true)"
         )
+    experimental = {
+        "spectral.pitch": codec.config.encoder == "spectral" and codec.config.spectral.pitch,
+        "vocos.harmonic": codec.config.decoder == "vocos" and codec.config.vocos.harmonic,
+    }
+    for key, on in experimental.items():
+        if on:
+            raise ValueError(f"{key}=true (experimental) has no ONNX form yet; export without it")
     for prefix, part in (("encoder", codec.encoder), ("decoder", codec.decoder)):
         for inner, m in part.named_modules():
             name = f"{prefix}.{inner}"

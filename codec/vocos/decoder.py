@@ -15,6 +15,7 @@ from codec.config import VocosConfig
 from codec.nn.conv import StreamingConv1d
 from codec.nn.kernels import framewise_linear
 from codec.nn.streaming import StreamingContainer
+from codec.vocos.harmonic import FundamentalPhase, harmonic_spectrum
 from codec.vocos.istft import CausalISTFT
 from codec.vocos.phase import VocoderPhase
 
@@ -22,6 +23,11 @@ __all__ = ["ConvNeXtBlock", "VocosDecoder"]
 
 #: exp(log-magnitude) is clipped here, as in Vocos: keeps an untrained head from overflowing
 MAX_MAGNITUDE = 100.0
+#: the harmonic source's f0 range in Hz (``VocosConfig.harmonic``): speech, 2 bins and up at
+#: the default 16 kHz / n_fft 640 (so the comb's 4-bin lobes only reach neighbouring harmonics)
+F0_MIN, F0_MAX = 50.0, 500.0
+#: f0 = F0_CENTRE * exp(F0_RANGE * tanh(o / F0_RANGE)): 45-500 Hz, log(f0 / 150) ~ o near 0
+F0_CENTRE, F0_RANGE = 150.0, 1.2
 
 
 def causal_conv(c_in: int, c_out: int, kernel_size: int, groups: int = 1) -> StreamingConv1d:
@@ -63,7 +69,14 @@ class VocosDecoder(StreamingContainer):
     completes samples ``[t*hop, (t+1)*hop)``; stream with ``streaming()`` / ``flush()``.
     """
 
-    def __init__(self, cfg: VocosConfig, dimension: int, hop_length: int) -> None:
+    def __init__(
+        self,
+        cfg: VocosConfig,
+        dimension: int,
+        hop_length: int,
+        sample_rate: int | None = None,
+        pitch_scale: float | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.input_channels = self.dimension = dimension
@@ -72,8 +85,23 @@ class VocosDecoder(StreamingContainer):
         self.norm_in = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.blocks = nn.ModuleList(ConvNeXtBlock(cfg) for _ in range(cfg.num_blocks))
         self.norm_out = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = nn.Linear(cfg.dim, cfg.n_fft + 2)
+        self.bins = cfg.n_fft // 2 + 1
+        # harmonic: + a harmonic/noise mix per bin and the f0
+        self.head = nn.Linear(cfg.dim, 3 * self.bins + 1 if cfg.harmonic else 2 * self.bins)
         self.istft = CausalISTFT(cfg.n_fft, hop_length)
+        self.fundamental: FundamentalPhase | None = None
+        self.sample_rate = sample_rate
+        # the encoder's pitch channel (latent channel 0 = pitch_scale * log(f0 / 150 Hz)),
+        # added to the f0 output: the f0 need not be relearnt from the trunk's features
+        self.pitch_scale = pitch_scale if cfg.harmonic else None
+        if cfg.harmonic:
+            if sample_rate is None:
+                raise ValueError("the harmonic source (vocos.harmonic) needs the sample rate")
+            self.fundamental = FundamentalPhase(cfg.n_fft, hop_length)
+            if pitch_scale is not None:
+                with torch.no_grad():  # the f0 starts as the encoder's pitch alone
+                    self.head.weight[-1].zero_()
+                    self.head.bias[-1].zero_()
         self.vocoder_phase: VocoderPhase | None = None
         if cfg.phase == "vocoder":
             self.vocoder_phase = VocoderPhase(cfg.n_fft, hop_length)
@@ -86,6 +114,11 @@ class VocosDecoder(StreamingContainer):
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, dimension, F]`` (a chunk of frames when streaming) -> ``[B, 1, F * hop]``."""
+        return self.forward_with_pitch(x)[0]
+
+    def forward_with_pitch(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``[B, dimension, F]`` -> waveform ``[B, 1, F * hop]`` and, with ``harmonic``, the
+        predicted f0 in Hz ``[B, F]`` (the training target of ``loss.pitch``), else None."""
         if x.dim() != 3 or x.shape[1] != self.dimension:
             raise ValueError(
                 f"VocosDecoder expects [B, {self.dimension}, F], got shape {tuple(x.shape)}"
@@ -93,18 +126,45 @@ class VocosDecoder(StreamingContainer):
         h = self.norm_in(self.conv_in(x).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        return self.istft(self.spectrum(self.norm_out(h.transpose(1, 2))))
+        h = self.norm_out(h.transpose(1, 2))
+        if self.fundamental is None:  # through `spectrum`, which the ONNX export replaces
+            return self.istft(self.spectrum(h)), None
+        pitch = x[:, 0] / self.pitch_scale if self.pitch_scale is not None else None
+        spectrum, f0 = self.spectrum_and_pitch(h, pitch)
+        return self.istft(spectrum), f0
 
     def spectrum(self, h: Tensor) -> Tensor:
-        """Features ``[B, F, dim]`` -> complex spectrum ``[B, n_fft // 2 + 1, F]``.
+        """Features ``[B, F, dim]`` -> complex spectrum ``[B, n_fft // 2 + 1, F]``."""
+        return self.spectrum_and_pitch(h)[0]  # (without the encoder's pitch channel)
+
+    def spectrum_and_pitch(
+        self, h: Tensor, pitch: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Features ``[B, F, dim]`` -> complex spectrum ``[B, n_fft // 2 + 1, F]`` and the f0
+        in Hz ``[B, F]`` (None unless ``harmonic``); ``pitch`` ``[B, F]``: the encoder's
+        ``log(f0 / 150 Hz)``, added to the head's f0 output.
 
         In float32 at least: under autocast the head's output is bf16 / fp16, in which exp
         overflows early and torch has no FFT."""
-        out = self.head(h)
+        if self.fundamental is None:
+            out = self.head(h)
+        else:
+            # in fixed tiles: the f0 is integrated over the whole stream, where a last-bit
+            # difference between chunkings would grow into the harmonics' phase
+            out = framewise_linear(h, self.head.weight, self.head.bias)
         out = out.to(torch.promote_types(out.dtype, torch.float32)).transpose(1, 2)
-        log_magnitude, phase = out.chunk(2, dim=1)
+        log_magnitude, phase = out[:, : self.bins], out[:, self.bins : 2 * self.bins]
         if self.vocoder_phase is not None:
             phase = phase + self.vocoder_phase(log_magnitude)
         magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
         # cos / sin rather than torch.polar: the same value, with a plain real backward
-        return torch.complex(magnitude * phase.cos(), magnitude * phase.sin())
+        if self.fundamental is None:
+            return torch.complex(magnitude * phase.cos(), magnitude * phase.sin()), None
+        noise = torch.complex(phase.cos(), phase.sin())
+        assert self.sample_rate is not None
+        mix = torch.sigmoid(out[:, 2 * self.bins : 3 * self.bins])
+        f0_out = out[:, -1] if pitch is None else out[:, -1] + pitch
+        f0 = F0_CENTRE * torch.exp(F0_RANGE * torch.tanh(f0_out / F0_RANGE))  # [B, F] Hz
+        f0_bins = f0 * (self.cfg.n_fft / self.sample_rate)
+        comb = harmonic_spectrum(f0_bins, self.fundamental(f0_bins[:, None]), self.bins)
+        return magnitude * (mix * comb + (1 - mix) * noise), f0

@@ -234,3 +234,23 @@ def test_accumulation_counts_steps_not_batches_and_skips_bad_batches() -> None:
     assert trainer.global_step == 3  # 6 batches, 2 per step; the poisoned one adds nothing
     assert int(module.nonfinite_total) == 1
     assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_harmonic_decoder_adds_a_pitch_term_towards_yin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """model.vocos.harmonic: g/pitch (the decoder's f0 against YIN's on the input) is logged
+    raw and weighted once; a voiced input gives it a gradient into the decoder's f0 channel."""
+    loss = LossConfig(mel_windows=[32, 64], pitch=3.0)
+    overrides = ("model.decoder=vocos", "model.vocos.harmonic=true", "model.vocos.n_fft=64")
+    module = make_module(disc=[], loss=loss, overrides=overrides)
+    t = torch.arange(1600) / 16000
+    tone = sum(0.7**k * torch.sin(2 * math.pi * 180 * k * t) for k in range(1, 6)) * 0.2
+    batch = AudioBatch(tone.expand(2, 1, -1).clone(), torch.tensor([1600, 1200]), torch.arange(2))
+    logged: dict[str, torch.Tensor] = {}
+    monkeypatch.setattr(module, "log", lambda key, value, **kw: logged.__setitem__(key, value))
+    head = module.codec.decoder.head
+    before = head.weight[-1].detach().clone()
+    fit(module, [batch], max_steps=1)
+    assert float(logged["g/pitch"]) > 0
+    expected = loss.mel * logged["g/mel"] + 3.0 * logged["g/pitch"] + logged["vq/commit"]
+    assert torch.allclose(logged["g/total"], expected, rtol=1e-6, atol=0.0)
+    assert not torch.equal(before, head.weight[-1])

@@ -123,6 +123,23 @@ def test_non_causal_and_reflect_models_refused(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("key", ["spectral.pitch", "vocos.harmonic"])
+def test_experimental_pitch_options_refused(key: str, tmp_path: Path) -> None:
+    base = tiny_config()
+    spectral, vocos = (
+        SpectralConfig(dim=16, intermediate_dim=32, num_blocks=1),
+        VocosConfig(dim=16, intermediate_dim=32, num_blocks=1, n_fft=32),
+    )
+    if key == "spectral.pitch":
+        spectral = replace(spectral, pitch=True)
+    else:
+        vocos = replace(vocos, harmonic=True)
+    config = replace(base, encoder="spectral", decoder="vocos", spectral=spectral, vocos=vocos)
+    with pytest.raises(ValueError, match=f"{key}=true .* no ONNX form"):
+        export_onnx(Codec(config), tmp_path / "a")
+    assert not list(tmp_path.iterdir())
+
+
 def test_existing_folder_kept_without_force(tiny: Codec, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "mine.txt").write_text("keep")

@@ -133,3 +133,33 @@ def test_config_round_trips_and_old_configs_load_as_seanet() -> None:
     old = tiny_config().to_dict()
     del old["encoder"], old["spectral"]
     assert CodecConfig.from_dict(old).encoder == "seanet"
+
+
+def test_pitch_features_give_f0_and_aperiodicity_of_each_frame() -> None:
+    """spectral.pitch: two channels after the log-magnitudes, from the frame's own samples."""
+    sr = 16000
+    frames = CausalFrames(n_fft=640, hop_length=320, pitch_rate=sr)
+    t = torch.arange(sr) / sr
+    tone = sum(0.7**k * torch.sin(2 * torch.pi * 180 * k * t) for k in range(1, 6)) * 0.2
+    noise = torch.randn(sr, generator=torch.Generator().manual_seed(0)) * 0.1
+    feats = frames(torch.stack([tone, noise])[:, None])  # type: ignore[list-item]
+    assert feats.shape == (2, 321 + 2, 50) and frames.channels == 323
+    plain = CausalFrames(n_fft=640, hop_length=320)(torch.stack([tone, noise])[:, None])
+    assert torch.equal(feats[:, :321], plain)
+    log_f0, aperiodicity = feats[0, 321, 2:], feats[0, 322, 2:]
+    expected = torch.log(torch.tensor(180 / 150))
+    assert float((log_f0 - expected).abs().max()) < 0.01
+    assert float(aperiodicity.max()) < 0.05 < float(feats[1, 322, 2:].min())
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 0, 320, 33]])
+def test_pitch_features_stream_like_offline(sizes: list[int]) -> None:
+    torch.manual_seed(0)
+    encoder = SpectralEncoder(
+        dataclasses.replace(TINY, n_fft=64, pitch=True), 16, hop_length=8, sample_rate=16000
+    ).eval()
+    wav = torch.randn(2, 1, 301) * 0.1
+    with torch.no_grad():
+        assert torch.equal(run_chunked(encoder, wav, sizes), encoder(wav))
+    with pytest.raises(ValueError, match="spectral.pitch"):
+        SpectralEncoder(dataclasses.replace(TINY, pitch=True), 16, hop_length=8)

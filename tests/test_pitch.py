@@ -1,0 +1,69 @@
+"""YIN pitch tracking: the difference function, its normalisation, f0 of tones, voicing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from codec.pitch import cumulative_mean_normalized, difference_function, yin
+
+SR, HOP, FRAME = 16000, 320, 640
+
+
+def harmonic_tone(f0: float, seconds: float = 1.0, phase: float = 0.3) -> torch.Tensor:
+    t = torch.arange(int(SR * seconds), dtype=torch.float64) / SR
+    parts = [0.8**k * torch.sin(2 * math.pi * k * f0 * t + k * phase) for k in range(1, 8)]
+    return (sum(parts) * 0.2).float()[None]  # type: ignore[union-attr]
+
+
+def test_difference_function_matches_its_definition() -> None:
+    torch.manual_seed(0)
+    frames = torch.randn(3, 64, dtype=torch.float64)
+    got = difference_function(frames, 20)
+    width = 64 - 20
+    for tau in (0, 1, 7, 20):
+        want = (frames[:, :width] - frames[:, tau : tau + width]).square().sum(-1)
+        assert torch.allclose(got[:, tau], want, atol=1e-9), tau
+
+
+def test_normalised_difference_starts_at_one_and_dips_at_the_period() -> None:
+    x = harmonic_tone(200.0)[0, :FRAME].double()
+    dn = cumulative_mean_normalized(difference_function(x, 200))
+    assert dn[0] == 1.0
+    assert int(dn[40:].argmin()) + 40 == 80  # 16000 / 200
+    assert dn[80] < 0.05
+
+
+@pytest.mark.parametrize("f0", [62.0, 110.0, 137.3, 233.0, 410.0])
+def test_f0_of_harmonic_tones_within_a_fifth_of_a_semitone(f0: float) -> None:
+    pitch = yin(harmonic_tone(f0), SR, HOP, FRAME)
+    inner = slice(2, -3)  # frames past the end are zero-padded
+    assert pitch.voiced[0, inner].all()
+    cents = 1200 * torch.log2(pitch.f0[0, inner] / f0).abs()
+    assert float(cents.max()) < 20, float(cents.max())
+
+
+def test_noise_and_silence_are_unvoiced() -> None:
+    torch.manual_seed(0)
+    noise = torch.randn(1, SR) * 0.1
+    assert not yin(noise, SR, HOP, FRAME).voiced.any()
+    tone_then_silence = torch.cat([harmonic_tone(150.0, 0.5), torch.zeros(1, SR // 2)], dim=-1)
+    pitch = yin(tone_then_silence, SR, HOP, FRAME)
+    assert pitch.voiced[0, 2:20].all() and not pitch.voiced[0, 27:].any()
+    assert (pitch.f0[~pitch.voiced] == 0).all()
+
+
+def test_frames_follow_the_causal_stft() -> None:
+    """ceil(T / hop) frames, batch items independent, dtype kept."""
+    x = torch.cat([harmonic_tone(120.0), harmonic_tone(300.0)])[:, :4001]
+    pitch = yin(x, SR, HOP, FRAME)
+    assert pitch.f0.shape == (2, 13) and pitch.f0.dtype == torch.float32
+    alone = yin(x[1:], SR, HOP, FRAME)
+    assert torch.equal(pitch.f0[1:], alone.f0)
+
+
+def test_too_short_a_frame_for_the_lag_range_is_one_clear_line() -> None:
+    with pytest.raises(ValueError, match="too short"):
+        difference_function(torch.zeros(1, 10), 10)
