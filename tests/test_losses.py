@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -14,6 +16,7 @@ from codec.losses import (
     mel_filters,
     multi_resolution_stft_loss,
     multiscale_mel_loss,
+    pitch_loss,
     stft_loss,
 )
 
@@ -167,3 +170,15 @@ def test_feature_matching() -> None:
     leaf = real[0][0].clone().requires_grad_(True)
     feature_matching_loss([[leaf, real[0][1]], real[1]], fake).backward()
     assert leaf.grad is None
+
+
+def test_pitch_loss_is_the_mean_log_error_over_voiced_frames() -> None:
+    f0 = torch.tensor([[100.0, 200.0, 300.0, 50.0]])
+    target = torch.tensor([[100.0, 100.0, 0.0, 400.0]])
+    voiced = torch.tensor([[True, True, False, False]])
+    # frames 0 and 1: errors 0 and log 2; unvoiced frames count for nothing
+    assert float(pitch_loss(f0, target, voiced)) == pytest.approx(math.log(2) / 2)
+    assert float(pitch_loss(f0, target, torch.zeros_like(voiced))) == 0.0
+    # the decoder's extra frame past the target's is ignored
+    longer = torch.cat([f0, torch.tensor([[999.0]])], dim=-1)
+    assert float(pitch_loss(longer, target, voiced)) == pytest.approx(math.log(2) / 2)

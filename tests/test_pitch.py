@@ -67,3 +67,13 @@ def test_frames_follow_the_causal_stft() -> None:
 def test_too_short_a_frame_for_the_lag_range_is_one_clear_line() -> None:
     with pytest.raises(ValueError, match="too short"):
         difference_function(torch.zeros(1, 10), 10)
+
+
+def test_offset_moves_the_frames_back() -> None:
+    """offset = n_fft - hop gives the spectral encoder's frames (ending at (t + 1) * hop)."""
+    x = torch.cat([torch.zeros(1, 3200), harmonic_tone(200.0)], dim=-1)
+    plain = yin(x, SR, HOP, FRAME)
+    early = yin(x, SR, HOP, FRAME, offset=FRAME - HOP)
+    assert plain.f0.shape == early.f0.shape
+    # frame t with the offset sees what frame t - 1 sees without it
+    assert torch.equal(early.voiced[0, 1:30], plain.voiced[0, :29])
