@@ -43,7 +43,7 @@ from codec.pretrained import (
 from codec.quantize import QuantizerOutput
 from codec.streaming import StreamingSession
 from codec.tokens import Tokens
-from codec.vocos.decoder import VocosDecoder
+from codec.vocos.decoder import decode_with_pitch
 
 # On CPU, inference runs the batch in groups whose widest activation stays under this size:
 # glibc serves up to 32 MB from its heap, larger temporaries get fresh pages on every call,
@@ -133,11 +133,7 @@ class Codec(nn.Module):
         frame_lengths = self._frame_lengths(wav, lengths)
         mask = frame_mask(frame_lengths, latent.shape[-1])
         vq = self.quantizer(latent, mask=mask, num_codebooks=num_codebooks)
-        f0 = None
-        if isinstance(self.decoder, VocosDecoder):
-            audio, f0 = self.decoder.forward_with_pitch(vq.quantized)
-        else:
-            audio = self.decoder(vq.quantized)
+        audio, f0 = decode_with_pitch(self.decoder, vq.quantized)
         audio = audio[..., : wav.shape[-1]]
         return CodecOutput(audio=audio, latent=latent, frame_lengths=frame_lengths, vq=vq, f0=f0)
 

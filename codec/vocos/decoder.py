@@ -19,7 +19,7 @@ from codec.vocos.harmonic import FundamentalPhase, harmonic_spectrum
 from codec.vocos.istft import CausalISTFT
 from codec.vocos.phase import VocoderPhase
 
-__all__ = ["ConvNeXtBlock", "VocosDecoder"]
+__all__ = ["ConvNeXtBlock", "VocosDecoder", "decode_with_pitch"]
 
 #: exp(log-magnitude) is clipped here, as in Vocos: keeps an untrained head from overflowing
 MAX_MAGNITUDE = 100.0
@@ -168,3 +168,11 @@ class VocosDecoder(StreamingContainer):
         f0_bins = f0 * (self.cfg.n_fft / self.sample_rate)
         comb = harmonic_spectrum(f0_bins, self.fundamental(f0_bins[:, None]), self.bins)
         return magnitude * (mix * comb + (1 - mix) * noise), f0
+
+
+def decode_with_pitch(decoder: nn.Module, latent: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Any decoder's waveform for ``latent`` and, from a harmonic Vocos decoder, its f0 in Hz
+    ``[B, F]`` (None from every other decoder)."""
+    if isinstance(decoder, VocosDecoder):
+        return decoder.forward_with_pitch(latent)
+    return decoder(latent), None
