@@ -21,6 +21,7 @@ __all__ = [
     "cumulative_mean_normalized",
     "difference_function",
     "frame_pitch",
+    "parabola_offset",
     "yin",
 ]
 
@@ -56,6 +57,15 @@ def cumulative_mean_normalized(d: Tensor) -> Tensor:
     out = d * lags / running.clamp(min=1e-12)
     out[..., 0] = 1.0
     return torch.where(running > 1e-12, out, torch.ones_like(out))
+
+
+def parabola_offset(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    """Offset in ``[-0.5, 0.5]`` of the vertex of the parabola through ``(-1, a)``, ``(0, b)``,
+    ``(1, c)`` (elementwise; 0 where the three are collinear): sub-sample peak or dip position."""
+    den = a - 2 * b + c
+    flat = den.abs() <= 1e-12
+    inner = 0.5 * (a - c) / torch.where(flat, torch.ones_like(den), den)
+    return torch.where(flat, torch.zeros_like(den), inner.clamp(-0.5, 0.5))
 
 
 def _first_dip(dn: Tensor, min_lag: int, threshold: float, tolerance: float) -> Tensor:
@@ -100,9 +110,7 @@ def frame_pitch(
     dn = cumulative_mean_normalized(difference_function(frames.double(), max_lag))
     lag = _first_dip(dn, min_lag, threshold, tolerance).clamp(1, max_lag - 1)
     a, b, c = (dn.gather(-1, (lag + s)[..., None])[..., 0] for s in (-1, 0, 1))
-    den = a - 2 * b + c
-    shift = torch.where(den.abs() > 1e-12, 0.5 * (a - c) / den.where(den != 0, 1.0), 0.0)
-    refined = lag.double() + shift.clamp(-0.5, 0.5)
+    refined = lag.double() + parabola_offset(a, b, c)
     return FramePitch(f0=sample_rate / refined, aperiodicity=b.clamp(0, 2))
 
 
@@ -114,6 +122,7 @@ def yin(
     fmin: float = 50.0,
     fmax: float = 500.0,
     threshold: float = 0.15,
+    tolerance: float = 0.1,
     voicing: float = 0.35,
     silence_db: float = -45.0,
     offset: int = 0,
@@ -128,7 +137,7 @@ def yin(
     tail = (count - 1) * hop_length + frame_length - offset - x.shape[-1]
     padded = F.pad(x, (offset, max(tail, 0)))
     frames = padded.unfold(-1, frame_length, hop_length)[:, :count]  # [B, F, N]
-    pitch = frame_pitch(frames, sample_rate, fmin, fmax, threshold)
+    pitch = frame_pitch(frames, sample_rate, fmin, fmax, threshold, tolerance)
     energy = frames.double().square().mean(-1)
     loud = energy > energy.amax(-1, keepdim=True) * 10 ** (silence_db / 10) + 1e-12
     voiced = (pitch.aperiodicity < voicing) & loud

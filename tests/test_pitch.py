@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from codec.pitch import cumulative_mean_normalized, difference_function, yin
+from codec.pitch import cumulative_mean_normalized, difference_function, parabola_offset, yin
 
 SR, HOP, FRAME = 16000, 320, 640
 
@@ -77,3 +77,25 @@ def test_offset_moves_the_frames_back() -> None:
     assert plain.f0.shape == early.f0.shape
     # frame t with the offset sees what frame t - 1 sees without it
     assert torch.equal(early.voiced[0, 1:30], plain.voiced[0, :29])
+
+
+def test_parabola_offset_finds_the_vertex_and_stays_within_half_a_sample() -> None:
+    vertex = torch.tensor([-0.3, 0.0, 0.45])
+    a, b, c = ((s - vertex).square() * 2.0 + 1.0 for s in (-1.0, 0.0, 1.0))
+    assert torch.allclose(parabola_offset(a, b, c), vertex, atol=1e-6)
+    assert torch.allclose(parabola_offset(-a, -b, -c), vertex, atol=1e-6)  # a peak, too
+    line = torch.tensor([1.0, 2.0]), torch.tensor([2.0, 2.0]), torch.tensor([3.0, 2.0])
+    assert parabola_offset(*line).tolist() == [0.0, 0.0]  # collinear: no vertex
+    far = parabola_offset(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([3.0]))
+    assert far.tolist() == [-0.5]  # the vertex beyond the neighbour is clamped
+
+
+def test_tolerance_reaches_the_tracker() -> None:
+    # The true period is 10 ms (a faint 100 Hz part); with no dip under the threshold, a wide
+    # tolerance takes the first dip (5 ms, the loud 200 Hz part), none the deepest (10 ms).
+    t = torch.arange(SR, dtype=torch.float64) / SR
+    x = (torch.sin(2 * math.pi * 200 * t) + 0.05 * torch.sin(2 * math.pi * 100 * t)).float()
+    first = yin(x[None], SR, HOP, FRAME, threshold=0.0, tolerance=1.0).f0[0, 2:-3]
+    deepest = yin(x[None], SR, HOP, FRAME, threshold=0.0, tolerance=0.0).f0[0, 2:-3]
+    assert torch.allclose(first, torch.full_like(first, 200.0), rtol=0.01)
+    assert torch.allclose(deepest, torch.full_like(deepest, 100.0), rtol=0.01)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from codec.nn.streaming import State, StreamingModule, zero_rows
+from codec.pitch import parabola_offset
 
 __all__ = ["PhaseState", "VocoderPhase", "peak_owner", "vocoder_phase_step", "wrap"]
 
@@ -55,11 +56,8 @@ def peak_owner(log_mag: Tensor) -> Tensor:
 def _peak_offset(log_mag: Tensor) -> Tensor:
     """Fractional offset ``[-0.5, 0.5]`` of a parabola through each bin and its neighbours
     (``[B, K]``; 0 at the edges and where the three are collinear)."""
-    a, b, c = log_mag[..., :-2], log_mag[..., 1:-1], log_mag[..., 2:]
-    den = a - 2 * b + c
-    safe = torch.where(den.abs() > 1e-12, den, torch.ones_like(den))
-    inner = torch.where(den.abs() > 1e-12, 0.5 * (a - c) / safe, torch.zeros_like(den))
-    return torch.nn.functional.pad(inner.clamp(-0.5, 0.5), (1, 1))
+    inner = parabola_offset(log_mag[..., :-2], log_mag[..., 1:-1], log_mag[..., 2:])
+    return torch.nn.functional.pad(inner, (1, 1))
 
 
 def vocoder_phase_step(log_mag: Tensor, previous: Tensor, hop_ratio: float) -> Tensor:
