@@ -44,6 +44,7 @@ __all__ = [
     "read_config",
     "resolve_folder",
     "save_pretrained",
+    "stored_as",
     "write_config",
 ]
 
@@ -133,15 +134,33 @@ def write_config(
     return path
 
 
-def save_pretrained(model: nn.Module, config: CodecConfig, out: Path, force: bool = False) -> Path:
+def save_pretrained(
+    model: nn.Module,
+    config: CodecConfig,
+    out: Path,
+    force: bool = False,
+    weights_dtype: torch.dtype | None = None,
+) -> Path:
     """Write ``model``'s weights, ``config`` (with the model's fingerprint) and a model card
-    into the folder ``out``."""
+    into the folder ``out``. ``weights_dtype`` (e.g. bfloat16) stores the floating-point
+    tensors smaller; loading casts them back, and the fingerprint is of what loads back."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    stored = {k: stored_as(v, weights_dtype) for k, v in state.items()}
+    loaded = {k: stored[k].to(v.dtype) for k, v in state.items()}
     with atomic_path(out / WEIGHTS_NAME, force=force) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT})
-    write_config(out / CONFIG_NAME, config, model_fingerprint=fingerprint(state, config))
+        save_file(stored, str(tmp), metadata={"format": FORMAT})
+    write_config(out / CONFIG_NAME, config, model_fingerprint=fingerprint(loaded, config))
     atomic_write_bytes(out / "README.md", model_card(config).encode(), force=True)
     return out
+
+
+def stored_as(tensor: Tensor, dtype: torch.dtype | None) -> Tensor:
+    """``tensor`` in ``dtype`` if it is floating point (integer/bool buffers stay exact)."""
+    if dtype is None or not tensor.is_floating_point():
+        return tensor
+    if not dtype.is_floating_point:
+        raise ValueError(f"weights can only be stored in a floating-point dtype, got {dtype}")
+    return tensor.to(dtype).contiguous()
 
 
 def push_to_hub(

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from codec.config import CodecConfig
+from codec.model import Codec
 from codec.pretrained import (
     CONFIG_NAME,
     LATER_KEYS,
@@ -101,3 +103,29 @@ def test_later_keys_at_their_earlier_value_leave_the_fingerprint_as_before() -> 
         codec.config, vocos=dataclasses.replace(codec.config.vocos, phase="vocoder")
     )
     assert fingerprint(state, vocoder) != fingerprint(state, codec.config)
+
+
+def test_bfloat16_weights_load_back_with_the_recorded_fingerprint(tmp_path: Path) -> None:
+    codec = make_codec()
+    small = save_pretrained(codec, codec.config, tmp_path / "bf16", weights_dtype=torch.bfloat16)
+    full = save_pretrained(codec, codec.config, tmp_path / "fp32")
+    stored = load_file(str(small / "model.safetensors"))
+    kinds = {k: v.dtype for k, v in stored.items()}
+    floats = [k for k, v in codec.state_dict().items() if v.is_floating_point()]
+    assert floats and all(kinds[k] == torch.bfloat16 for k in floats)
+    others = [k for k, v in codec.state_dict().items() if not v.is_floating_point()]
+    assert all(kinds[k] == codec.state_dict()[k].dtype for k in others)  # counters stay exact
+    size = (small / "model.safetensors").stat().st_size
+    assert size < 0.6 * (full / "model.safetensors").stat().st_size
+    loaded = Codec.from_pretrained(small)  # checks the recorded fingerprint against the weights
+    assert next(loaded.parameters()).dtype == torch.float32
+    rounded = {k: v.to(torch.bfloat16).float() for k, v in codec.state_dict().items()}
+    assert all(torch.equal(loaded.state_dict()[k], rounded[k]) for k in floats)
+    assert json.loads((small / CONFIG_NAME).read_text())["fingerprint"] == loaded.fingerprint
+    assert loaded.fingerprint != codec.fingerprint  # other weights, other fingerprint
+
+
+def test_weights_dtype_must_be_floating_point(tmp_path: Path) -> None:
+    codec = make_codec()
+    with pytest.raises(ValueError, match="floating-point dtype, got torch.int8"):
+        save_pretrained(codec, codec.config, tmp_path / "m", weights_dtype=torch.int8)
