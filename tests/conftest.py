@@ -7,8 +7,12 @@ modules call them with different arguments; ``tiny_codec`` is also a fixture.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -90,3 +94,14 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 def mode(path: os.PathLike[str] | str) -> int:
     """The permission bits of ``path``."""
     return os.stat(path).st_mode & 0o777
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a recipe or bench script by path, registered as ``name`` in ``sys.modules``
+    (dataclasses and pickling look a class's module up there)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,19 +10,14 @@ import torch
 
 import codec.bundled as bundled
 from codec.loading import load_model
-from tests.conftest import make_codec
+from tests.conftest import load_script, make_codec
 
 SCRIPT = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "bundle_model.py"
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bundle_model"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "bundle_model")
 
 
 def run(script: ModuleType, *args: object) -> int:
@@ -84,3 +77,13 @@ def test_bad_input_is_one_line_and_leaves_the_shipped_model(
         assert err.startswith("error: ") and err.count("\n") == 1, err
     assert (root / "tiny" / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in root.iterdir()) == ["tiny"]
+
+
+def test_a_failed_swap_puts_the_old_model_back(script: ModuleType, tmp_path: Path) -> None:
+    dest, old = tmp_path / "tiny", tmp_path / "old"
+    dest.mkdir()
+    (dest / "model.safetensors").write_bytes(b"shipped")
+    with pytest.raises(FileNotFoundError):
+        script.swap_in(tmp_path / "never-built", dest, old)
+    assert (dest / "model.safetensors").read_bytes() == b"shipped"
+    assert not old.exists()

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -50,8 +51,29 @@ def card_text(card: Path | None, existing: Path) -> str | None:
     return existing.read_text(encoding="utf-8") if existing.is_file() else None
 
 
-def bundle(model: str, name: str, root: Path, card: Path | None, fp32: bool, force: bool) -> Path:
-    """Write ``root/name`` from ``model``; returns the folder."""
+class Bundled(NamedTuple):
+    folder: Path
+    #: of the weights as they load back from the folder
+    fingerprint: str
+
+
+def swap_in(new: Path, dest: Path, old: Path) -> None:
+    """Move ``new`` to ``dest``; an existing ``dest`` goes to ``old`` first and comes back
+    if the second move fails, so ``dest`` is never left missing."""
+    if dest.exists():
+        dest.rename(old)
+    try:
+        new.rename(dest)
+    except OSError:
+        if old.exists():
+            old.rename(dest)
+        raise
+
+
+def bundle(
+    model: str, name: str, root: Path, card: Path | None, fp32: bool, force: bool
+) -> Bundled:
+    """Write ``root/name`` from ``model``."""
     if not name or name.startswith(".") or "/" in name or "\\" in name:
         raise ValueError(f"--name must be a plain folder name, got {name!r}")
     dest = root / name
@@ -66,24 +88,23 @@ def bundle(model: str, name: str, root: Path, card: Path | None, fp32: bool, for
         save_pretrained(codec, codec.config, staging / "model", weights_dtype=dtype)
         if text is not None:
             (staging / "model" / CARD).write_text(text, encoding="utf-8")
-        load_model(staging / "model")  # refuses weights that do not match the fingerprint
-        if dest.exists():
-            dest.rename(staging / "old")
-        (staging / "model").rename(dest)
+        # load_model refuses weights that do not match the recorded fingerprint
+        fingerprint = load_model(staging / "model").fingerprint
+        swap_in(staging / "model", dest, staging / "old")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return dest
+    return Bundled(dest, fingerprint)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        dest = bundle(args.model, args.name, args.root, args.card, args.fp32, args.force)
+        done = bundle(args.model, args.name, args.root, args.card, args.fp32, args.force)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    size = (dest / "model.safetensors").stat().st_size
-    print(f"{dest}: {size / 1e6:.1f} MB, fingerprint {load_model(dest).fingerprint}")
+    size = (done.folder / "model.safetensors").stat().st_size
+    print(f"{done.folder}: {size / 1e6:.1f} MB, fingerprint {done.fingerprint}")
     return 0
 
 

@@ -4,7 +4,6 @@ neither ffmpeg nor the Debian packages are needed)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -13,17 +12,14 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from tests.conftest import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "demo" / "build_speech.py"
 
 
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_speech", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_speech"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "build_speech")
 
 
 def fake_decode(path: Path) -> tuple[np.ndarray, int]:

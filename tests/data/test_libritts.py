@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -19,18 +18,14 @@ from codec.data.manifest import bundled_speech
 from codec.lm.shards import TokenShards
 from codec.model import Codec
 from tests.cli.conftest import cli
-from tests.conftest import tiny_config
+from tests.conftest import load_script, tiny_config
 from tests.lightning.conftest import run_train_py
 
 PREPARE = Path(__file__).resolve().parents[2] / "recipes" / "libritts" / "prepare.py"
 
 
 def _prepare_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("libritts_prepare", PREPARE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(PREPARE, "libritts_prepare")
 
 
 def _fake_libritts(root: Path) -> None:
