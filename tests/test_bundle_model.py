@@ -42,6 +42,7 @@ def test_bundles_in_bfloat16_keeps_the_card_and_replaces_only_with_force(
     assert "tiny: " in capsys.readouterr().out
     monkeypatch.setattr(bundled, "BUNDLED_ROOT", root)
     shipped = load_model("tiny")  # by name, from the bundled root; fingerprint checked
+    assert shipped.config.model_id == "tiny"  # token files record the name it ships under
     want = make_codec(seed=1).state_dict()
     for name, value in shipped.state_dict().items():
         expected = (

@@ -3,18 +3,20 @@
     python recipes/demo/bundle_model.py RUN/export --name speech-16k-6kbps --card CARD.md --force
 
 MODEL is anything ``load_model`` takes (an export folder, a snapshot, a run folder, a
-``.ckpt``). The weights are stored in bfloat16 (half the size; they load back as float32),
-``config.json`` records the fingerprint of what loads back, and ``README.md`` is the model
-card: ``--card`` (how it was trained, how it scores), else the one already in the folder,
-else a generated one. The folder is built beside the destination and swapped in at the end,
-so an interrupted run leaves the old model whole. An existing model is replaced only with
-``--force``. Prints the size and the fingerprint; token files record the fingerprint, so
-replacing a shipped model's weights means that earlier token files no longer decode with it.
+``.ckpt``); its ``model_id`` becomes NAME. The weights are stored in bfloat16 (half the size;
+they load back as float32), ``config.json`` records the fingerprint of what loads back, and
+``README.md`` is the model card: ``--card`` (how it was trained, how it scores), else the one
+already in the folder, else a generated one. The folder is built beside the destination and
+swapped in at the end, so an interrupted run leaves the old model whole. An existing model is
+replaced only with ``--force``. Prints the size and the fingerprint; token files record the
+fingerprint, so replacing a shipped model's weights means that earlier token files no longer
+decode with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -85,7 +87,9 @@ def bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         dtype = None if fp32 else torch.bfloat16
-        save_pretrained(codec, codec.config, staging / "model", weights_dtype=dtype)
+        # the id token files record: the name users load it by, not the training run's id
+        config = dataclasses.replace(codec.config, model_id=name)
+        save_pretrained(codec, config, staging / "model", weights_dtype=dtype)
         if text is not None:
             (staging / "model" / CARD).write_text(text, encoding="utf-8")
         # load_model refuses weights that do not match the recorded fingerprint

@@ -199,8 +199,9 @@ def test_streaming_steps_may_be_empty() -> None:
 def test_version_2_file_of_the_last_release_decodes(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """``tests/data/speech_v2.tok`` (written by the shipped model before format version 3)
-    decodes with the shipped model, its fingerprint accepted."""
+    """``tests/data/speech_v2.tok`` (written by the shipped model in format version 2, as the
+    release before version 3 wrote it) decodes with the shipped model, its fingerprint
+    accepted."""
     old = Path(__file__).parents[1] / "data" / "speech_v2.tok"
     code, _, err = cli(capsys, "decode", old, "-o", tmp_path / "a.wav")
     assert code == 0 and "error" not in err
