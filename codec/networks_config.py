@@ -124,6 +124,10 @@ class VocosConfig:
     and a per-bin harmonic/noise mix; the spectrum is the envelope times that mix of an analytic
     comb of harmonics of the f0 (:mod:`codec.vocos.harmonic`) and the learnt-phase noise part;
     with ``spectral.pitch`` the f0 is the encoder's (latent channel 0) plus the head's correction.
+    ``subframes``: STFT frames the head predicts per latent frame; the synthesis hop is the
+    encoder's hop divided by it (Vocos synthesises at 4x overlap; at the default 2x a frame's
+    phase errors show as a 25 Hz frame-rate roughness). Latency is unchanged: a latent frame
+    still completes one encoder hop of samples.
     """
 
     dim: int = 256
@@ -134,9 +138,16 @@ class VocosConfig:
     layer_scale_init: float = 0.125
     phase: str = "learned"
     harmonic: bool = False
+    subframes: int = 1
 
     def __post_init__(self) -> None:
         check_convnext("vocos", self)
+        if self.subframes < 1:
+            raise ValueError(f"config key 'vocos.subframes' must be >= 1, got {self.subframes}")
+        if self.subframes > 1 and (self.harmonic or self.phase != "learned"):
+            raise ValueError(
+                "config key 'vocos.subframes' > 1 needs vocos.phase=learned, no harmonic"
+            )
         if self.phase not in PHASE_KINDS:
             raise ValueError(
                 f"config key 'vocos.phase' must be one of {', '.join(PHASE_KINDS)}, got {self.phase!r}"

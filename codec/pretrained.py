@@ -72,6 +72,8 @@ LATER_KEYS: dict[tuple[str, ...], object] = {
     ("vocos", "phase"): "learned",
     ("vocos", "harmonic"): False,
     ("spectral", "pitch"): False,
+    ("vocos", "subframes"): 1,
+    ("quantizer", "codebook", "decay_warmup"): 0,
 }
 
 

@@ -95,7 +95,7 @@ def _bind(part: nn.Module, prefix: str) -> StateIO:
 
         object.__setattr__(m, "forward", forward)
     if isinstance(part, VocosDecoder):
-        object.__setattr__(part, "spectrum", spectrum_step(part.head))
+        object.__setattr__(part, "spectrum", spectrum_step(part.head, part.bins))
     return io
 
 

@@ -148,12 +148,14 @@ def frames_step(m: CausalFrames) -> LayerStep:
     return LayerStep([StateSpec("history", (keep,))] if keep else [], step)
 
 
-def spectrum_step(head: nn.Linear) -> Callable[[Tensor], Tensor]:
-    """The Vocos head without complex numbers: features ``[B, F, dim]`` -> ``[B, 2 bins, F]``
-    (real parts, then imaginary parts)."""
+def spectrum_step(head: nn.Linear, bins: int) -> Callable[[Tensor], Tensor]:
+    """The Vocos head without complex numbers: features ``[B, F, dim]`` -> ``[B, 2 bins, F *
+    subframes]`` (real parts, then imaginary parts)."""
 
     def spectrum(h: Tensor) -> Tensor:
-        log_magnitude, phase = head(h).transpose(1, 2).chunk(2, dim=1)
+        out = head(h)  # [B, F, subframes * 2 bins] -> [B, F * subframes, 2 bins]
+        out = out.reshape(out.shape[0], -1, 2 * bins)
+        log_magnitude, phase = out.transpose(1, 2).chunk(2, dim=1)
         magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
         return torch.cat([magnitude * phase.cos(), magnitude * phase.sin()], dim=1)
 

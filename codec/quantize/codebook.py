@@ -197,9 +197,11 @@ class EMACodebook(nn.Module):
             raise RuntimeError("apply_pending() called outside a quantizer step")
         self.pending = None
         with torch.no_grad():
-            Fq.ema(self.cluster_usage, p.counts, self.config.decay, out=self.cluster_usage)
+            # the host-side update count: no device sync, the same on every rank
+            decay = Fq.warmup_decay(self.config.decay, self._updates, self.config.decay_warmup)
+            Fq.ema(self.cluster_usage, p.counts, decay, out=self.cluster_usage)
             if p.sums is not None:
-                Fq.ema(self.embedding_sum, p.sums, self.config.decay, out=self.embedding_sum)
+                Fq.ema(self.embedding_sum, p.sums, decay, out=self.embedding_sum)
             now = self.updates + 1
             if self.last_used is not None:
                 torch.where(p.counts > 0, now, self.last_used, out=self.last_used)

@@ -18,6 +18,10 @@ class CodebookConfig:
     ``dead_window`` > 0 also counts a code dead once it has gone that many updates without a
     single assignment: a window detector that reacts within ``dead_window`` steps whatever the
     EMA ``decay`` (it needs ``reset_every`` > 0; ``threshold_dead`` may then be 0).
+    ``decay_warmup`` > 0 lowers the decay over the first updates to ``min(decay, (1 + t) /
+    (decay_warmup + t))`` at update ``t`` (TensorFlow's ExponentialMovingAverage rule): while
+    a fresh encoder's latent moves faster than a slow EMA follows, the codes and their usage
+    track it, and codes its latent has left are found dead within a few steps.
     """
 
     codebook_dim: int | None = None
@@ -30,6 +34,7 @@ class CodebookConfig:
     threshold_dead: float = 0.1
     reset_every: int = 1
     dead_window: int = 0
+    decay_warmup: int = 0
 
     def __post_init__(self) -> None:
         if self.codebook_dim is not None and self.codebook_dim < 1:
@@ -42,6 +47,8 @@ class CodebookConfig:
             raise ValueError(f"kmeans_iters must be >= 0, got {self.kmeans_iters}")
         if self.dead_window < 0:
             raise ValueError(f"dead_window must be >= 0, got {self.dead_window}")
+        if self.decay_warmup < 0:
+            raise ValueError(f"decay_warmup must be >= 0, got {self.decay_warmup}")
 
     @property
     def resets(self) -> bool:

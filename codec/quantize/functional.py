@@ -95,6 +95,15 @@ def ema(average: Tensor, value: Tensor, decay: float, out: Tensor | None = None)
     return torch.lerp(average, value, 1.0 - decay, out=out)
 
 
+def warmup_decay(decay: float, update: int, warmup: int) -> float:
+    """The EMA decay at update ``update`` (0-based): ``min(decay, (1 + update) / (warmup +
+    update))`` when ``warmup`` > 0, else ``decay``. Rises from ``1 / warmup`` towards 1, so early
+    averages forget fast and later ones keep ``decay``."""
+    if warmup <= 0:
+        return decay
+    return min(decay, (1 + update) / (warmup + update))
+
+
 def ema_update(stats: SufficientStats, batch: SufficientStats, decay: float) -> SufficientStats:
     """EMA of the sufficient statistics (never of the centroids, so they stay exact means)."""
     return SufficientStats(

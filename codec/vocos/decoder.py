@@ -86,9 +86,14 @@ class VocosDecoder(StreamingContainer):
         self.blocks = nn.ModuleList(ConvNeXtBlock(cfg) for _ in range(cfg.num_blocks))
         self.norm_out = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.bins = cfg.n_fft // 2 + 1
+        if hop_length % cfg.subframes:
+            raise ValueError(
+                f"config key 'vocos.subframes' ({cfg.subframes}) must divide the hop ({hop_length})"
+            )
         # harmonic: + a harmonic/noise mix per bin and the f0
-        self.head = nn.Linear(cfg.dim, 3 * self.bins + 1 if cfg.harmonic else 2 * self.bins)
-        self.istft = CausalISTFT(cfg.n_fft, hop_length)
+        outputs = 3 * self.bins + 1 if cfg.harmonic else 2 * self.bins * cfg.subframes
+        self.head = nn.Linear(cfg.dim, outputs)
+        self.istft = CausalISTFT(cfg.n_fft, hop_length // cfg.subframes)
         self.fundamental: FundamentalPhase | None = None
         self.sample_rate = sample_rate
         # the encoder's pitch channel (latent channel 0 = pitch_scale * log(f0 / 150 Hz)),
@@ -134,7 +139,7 @@ class VocosDecoder(StreamingContainer):
         return self.istft(spectrum), f0
 
     def spectrum(self, h: Tensor) -> Tensor:
-        """Features ``[B, F, dim]`` -> complex spectrum ``[B, n_fft // 2 + 1, F]``."""
+        """Features ``[B, F, dim]`` -> complex spectrum ``[B, n_fft // 2 + 1, F * subframes]``."""
         return self.spectrum_and_pitch(h)[0]  # (without the encoder's pitch channel)
 
     def spectrum_and_pitch(
@@ -148,6 +153,8 @@ class VocosDecoder(StreamingContainer):
         overflows early and torch has no FFT."""
         if self.fundamental is None:
             out = self.head(h)
+            # [B, F, subframes * 2 bins] -> [B, F * subframes, 2 bins]: a frame's STFT frames in order
+            out = out.reshape(out.shape[0], -1, 2 * self.bins)
         else:
             # in fixed tiles: the f0 is integrated over the whole stream, where a last-bit
             # difference between chunkings would grow into the harmonics' phase

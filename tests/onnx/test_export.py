@@ -165,15 +165,18 @@ def test_model_modules_export_with_reference_ops() -> None:
     np.testing.assert_allclose(latent, codec.encoder(wav).detach().numpy(), atol=1e-5)
 
 
-def test_spectral_vocos_with_window_not_a_multiple_of_the_hop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("subframes", [1, 4])
+def test_spectral_vocos_with_window_not_a_multiple_of_the_hop(
+    tmp_path: Path, subframes: int
+) -> None:
     """Spectral encoder and Vocos decoder whose n_fft is not a whole number of hops (the
-    graphs widen the window with zero weights)."""
+    graphs widen the window with zero weights); with 4 subframes, synthesis at hop 2."""
     config = replace(
         tiny_config(ratios=(4, 2)),
         encoder="spectral",
         decoder="vocos",
         spectral=SpectralConfig(n_fft=20, dim=16, intermediate_dim=24, num_blocks=1),
-        vocos=VocosConfig(dim=16, intermediate_dim=24, num_blocks=1, n_fft=22),
+        vocos=VocosConfig(dim=16, intermediate_dim=24, num_blocks=1, n_fft=22, subframes=subframes),
     )
     torch.manual_seed(0)
     codec = Codec(config).eval()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from codec.quantize import CodebookConfig, EMACodebook
@@ -131,6 +132,30 @@ def test_window_detector_resets_an_unused_code_within_the_window() -> None:
     assert sum(resets[2:]) >= 1
     assert cb.embedding[5].abs().max().item() < 100  # moved back to the data
     assert cb.last_used is not None and cb.last_used[5].item() >= 3  # a fresh window
+
+
+def test_decay_warmup_follows_a_moving_latent_and_finds_left_codes_dead() -> None:
+    """Data that jumps away after the k-means fit (a fresh encoder's latent does): with the
+    warm-up the codes and their usage follow within a few updates; with the plain decay 0.95
+    the codes the data left stay alive (EMA usage above the threshold) for ~45 updates."""
+    torch.manual_seed(0)
+    centres = torch.randn(16, 4) * 3
+    results = {}
+    for warmup in (0, 10):
+        torch.manual_seed(1)
+        cb = EMACodebook(4, 16, CodebookConfig(decay=0.95, decay_warmup=warmup))
+        cb.init_from_data(mixture(centres, 16, 0.3))
+        moved = centres + 20.0  # every cluster leaves its code behind
+        resets = sum(step(cb, mixture(moved, 16, 0.3)).item() for _ in range(8))
+        codes = cb.nearest(mixture(moved, 16, 0.3))
+        results[warmup] = (resets, len(torch.unique(codes)))
+    assert results[0][0] == 0 and results[0][1] <= 4  # stale codes, a few take every vector
+    assert results[10][0] >= 8 and results[10][1] >= 12  # codes rebuilt on the moved data
+
+
+def test_bad_decay_warmup_is_one_clear_line() -> None:
+    with pytest.raises(ValueError, match="decay_warmup must be >= 0"):
+        CodebookConfig(decay_warmup=-1)
 
 
 def test_window_detector_off_adds_no_state_and_dead_mask_matches_threshold() -> None:

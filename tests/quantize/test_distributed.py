@@ -17,10 +17,15 @@ WORLD, STEPS = 2, 4
 BYPASS = BypassConfig(steps=2, rate=0.5, refit_vectors=30)
 
 
-def make_model(threshold_dead: float, dead_window: int = 0, **kw: Any) -> GroupedResidualVQ:
+def make_model(
+    threshold_dead: float, dead_window: int = 0, decay_warmup: int = 0, **kw: Any
+) -> GroupedResidualVQ:
     torch.manual_seed(0)
     codebook = CodebookConfig(
-        kmeans_iters=3, threshold_dead=threshold_dead, dead_window=dead_window
+        kmeans_iters=3,
+        threshold_dead=threshold_dead,
+        dead_window=dead_window,
+        decay_warmup=decay_warmup,
     )
     return GroupedResidualVQ(8, 2, 3, codebook_size=8, codebook=codebook, **kw)
 
@@ -58,9 +63,13 @@ def _worker(rank: int, tmp: str) -> None:
         plain(x, mask=mask)
         result["collectives"].append(sum(counter.values()) - before)
     result["plain"] = plain.state_dict()
-    # dead-code reset forced on (high threshold) and per-sample dropout
+    # dead-code reset forced on (high threshold), a warming EMA decay and per-sample dropout
     busy = make_model(
-        threshold_dead=0.9, dropout_rate=0.7, dropout_per_sample=True, standardize=True
+        threshold_dead=0.9,
+        decay_warmup=10,
+        dropout_rate=0.7,
+        dropout_per_sample=True,
+        standardize=True,
     ).train()
     result["dropout"], result["resets"] = [], 0.0
     for step in range(STEPS):

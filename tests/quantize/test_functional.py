@@ -43,6 +43,14 @@ def test_ema_and_in_place_form_agree() -> None:
     assert_close(a, expected)
 
 
+def test_warmup_decay_rises_to_the_decay() -> None:
+    assert Fq.warmup_decay(0.95, 0, 0) == 0.95 and Fq.warmup_decay(0.95, 7, 0) == 0.95
+    rule = [Fq.warmup_decay(0.95, t, 10) for t in range(400)]
+    assert rule[0] == pytest.approx(0.1) and rule[10] == pytest.approx(11 / 20)
+    assert all(a <= b for a, b in zip(rule, rule[1:], strict=False))  # never falls
+    assert max(rule) == 0.95 and rule[-1] == 0.95  # capped at the configured decay
+
+
 def test_ema_update_of_statistics() -> None:
     stats = Fq.SufficientStats(torch.tensor([2.0]), torch.tensor([[4.0]]))
     batch = Fq.SufficientStats(torch.tensor([4.0]), torch.tensor([[20.0]]))

@@ -39,10 +39,10 @@ def test_lengths_equal_seanet_decoders(frames: int) -> None:
             assert run_chunked(decoder, latent, [1]).shape == (2, 1, frames * HOP)
 
 
-@pytest.mark.parametrize("n_fft", [16, 24, 32])
+@pytest.mark.parametrize(("n_fft", "subframes"), [(16, 1), (24, 1), (32, 1), (16, 2), (32, 4)])
 @pytest.mark.parametrize("sizes", [[1], [2], [3], "random"])
-def test_streaming_equals_offline(n_fft: int, sizes: list[int] | str) -> None:
-    decoder = make_decoder(dataclasses.replace(SMALL, n_fft=n_fft))
+def test_streaming_equals_offline(n_fft: int, subframes: int, sizes: list[int] | str) -> None:
+    decoder = make_decoder(dataclasses.replace(SMALL, n_fft=n_fft, subframes=subframes))
     latent = torch.randn(2, 16, 23)
     if sizes == "random":
         rng = random.Random(n_fft)
@@ -54,9 +54,10 @@ def test_streaming_equals_offline(n_fft: int, sizes: list[int] | str) -> None:
             assert_close(chunked, offline, 1e-5, f"{sizes} flush_with={flush_with}")
 
 
-def test_causal_frame_by_frame() -> None:
+@pytest.mark.parametrize("subframes", [1, 4])
+def test_causal_frame_by_frame(subframes: int) -> None:
     """Each frame emits its hop at once; a frame changes no sample before its own hop."""
-    decoder = make_decoder()
+    decoder = make_decoder(dataclasses.replace(SMALL, subframes=subframes))
     latent = torch.randn(1, 16, 12)
     with torch.no_grad(), streaming(decoder, 1):
         assert [decoder(latent[..., t : t + 1]).shape[-1] for t in range(12)] == [HOP] * 12
@@ -115,6 +116,8 @@ def test_bad_input_is_one_clear_line() -> None:
         ({"vocos": {"num_blocks": 0}}, "vocos.num_blocks' must be >= 1"),
         ({"vocos": {"layer_scale_init": 0}}, "vocos.layer_scale_init"),
         ({"seanet": {"channels": 2}}, "mono"),
+        ({"vocos": {"subframes": 0}}, "vocos.subframes' must be >= 1"),
+        ({"vocos": {"subframes": 2, "phase": "vocoder"}}, "vocos.subframes' > 1 needs"),
     ],
 )
 def test_bad_vocos_settings_are_one_clear_line(change: dict, message: str) -> None:
@@ -123,6 +126,23 @@ def test_bad_vocos_settings_are_one_clear_line(change: dict, message: str) -> No
         data[key] = {**data[key], **value} if isinstance(value, dict) else value
     with pytest.raises(ValueError, match=message):
         CodecConfig.from_dict(data)
+
+
+def test_subframes_must_divide_the_hop() -> None:
+    with pytest.raises(ValueError, match=r"vocos.subframes' \(3\) must divide the hop \(8\)"):
+        make_decoder(dataclasses.replace(SMALL, subframes=3))
+
+
+def test_subframes_synthesise_at_a_finer_hop() -> None:
+    """With 4 subframes the head predicts 4 STFT frames per latent frame, synthesised 2
+    samples apart (hop 8 / 4); the output length is unchanged."""
+    decoder = make_decoder(dataclasses.replace(SMALL, subframes=4))
+    assert decoder.istft.hop_length == 2 and decoder.head.out_features == 4 * 2 * 17
+    latent = torch.randn(2, 16, 5)
+    with torch.no_grad():
+        h = decoder.norm_out(torch.randn(2, 5, 16))
+        assert decoder.spectrum(h).shape == (2, 17, 20)
+        assert decoder(latent).shape == (2, 1, 5 * HOP)
 
 
 def test_vocos_needs_architecture_seanet() -> None:
