@@ -125,9 +125,8 @@ class VocosConfig:
     comb of harmonics of the f0 (:mod:`codec.vocos.harmonic`) and the learnt-phase noise part;
     with ``spectral.pitch`` the f0 is the encoder's (latent channel 0) plus the head's correction.
     ``subframes``: STFT frames the head predicts per latent frame; the synthesis hop is the
-    encoder's hop divided by it (Vocos synthesises at 4x overlap; at the default 2x a frame's
-    phase errors show as a 25 Hz frame-rate roughness). Latency is unchanged: a latent frame
-    still completes one encoder hop of samples.
+    encoder's hop divided by it (Vocos synthesises at 4x overlap, the default here is 2x).
+    Latency is unchanged: a latent frame still completes one encoder hop of samples.
     """
 
     dim: int = 256
