@@ -24,7 +24,7 @@ from codec.nn.lstm import StreamingLSTM
 from codec.nn.streaming import StreamingModule
 from codec.seanet.blocks import SEANetResnetBlock
 from codec.spectral.encoder import MIN_MAGNITUDE, CausalFrames
-from codec.vocos.decoder import MAX_MAGNITUDE
+from codec.vocos.decoder import MAX_MAGNITUDE, stft_frames
 from codec.vocos.istft import CausalISTFT
 
 __all__ = ["LayerStep", "StateSpec", "layer_step", "spectrum_step"]
@@ -153,9 +153,7 @@ def spectrum_step(head: nn.Linear, bins: int) -> Callable[[Tensor], Tensor]:
     subframes]`` (real parts, then imaginary parts)."""
 
     def spectrum(h: Tensor) -> Tensor:
-        out = head(h)  # [B, F, subframes * 2 bins] -> [B, F * subframes, 2 bins]
-        out = out.reshape(out.shape[0], -1, 2 * bins)
-        log_magnitude, phase = out.transpose(1, 2).chunk(2, dim=1)
+        log_magnitude, phase = stft_frames(head(h), bins).transpose(1, 2).chunk(2, dim=1)
         magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
         return torch.cat([magnitude * phase.cos(), magnitude * phase.sin()], dim=1)
 

@@ -19,7 +19,7 @@ from codec.vocos.harmonic import FundamentalPhase, harmonic_spectrum
 from codec.vocos.istft import CausalISTFT
 from codec.vocos.phase import VocoderPhase
 
-__all__ = ["ConvNeXtBlock", "VocosDecoder", "decode_with_pitch"]
+__all__ = ["ConvNeXtBlock", "VocosDecoder", "decode_with_pitch", "stft_frames"]
 
 #: exp(log-magnitude) is clipped here, as in Vocos: keeps an untrained head from overflowing
 MAX_MAGNITUDE = 100.0
@@ -28,6 +28,12 @@ MAX_MAGNITUDE = 100.0
 F0_MIN, F0_MAX = 50.0, 500.0
 #: f0 = F0_CENTRE * exp(F0_RANGE * tanh(o / F0_RANGE)): 45-500 Hz, log(f0 / 150) ~ o near 0
 F0_CENTRE, F0_RANGE = 150.0, 1.2
+
+
+def stft_frames(out: Tensor, bins: int) -> Tensor:
+    """The head's output ``[B, F, subframes * 2 bins]`` -> ``[B, F * subframes, 2 bins]``: each
+    latent frame's STFT frames in time order (shared with the ONNX graph's head)."""
+    return out.reshape(out.shape[0], -1, 2 * bins)
 
 
 def causal_conv(c_in: int, c_out: int, kernel_size: int, groups: int = 1) -> StreamingConv1d:
@@ -152,9 +158,7 @@ class VocosDecoder(StreamingContainer):
         In float32 at least: under autocast the head's output is bf16 / fp16, in which exp
         overflows early and torch has no FFT."""
         if self.fundamental is None:
-            out = self.head(h)
-            # [B, F, subframes * 2 bins] -> [B, F * subframes, 2 bins]: a frame's STFT frames in order
-            out = out.reshape(out.shape[0], -1, 2 * self.bins)
+            out = stft_frames(self.head(h), self.bins)
         else:
             # in fixed tiles: the f0 is integrated over the whole stream, where a last-bit
             # difference between chunkings would grow into the harmonics' phase
