@@ -118,6 +118,7 @@ def test_bad_input_is_one_clear_line() -> None:
         ({"seanet": {"channels": 2}}, "mono"),
         ({"vocos": {"subframes": 0}}, "vocos.subframes' must be >= 1"),
         ({"vocos": {"subframes": 2, "phase": "vocoder"}}, "vocos.subframes' > 1 needs"),
+        ({"vocos": {"subframes": 3}}, r"vocos.subframes' \(3\) must divide the hop \(8\)"),
     ],
 )
 def test_bad_vocos_settings_are_one_clear_line(change: dict, message: str) -> None:
@@ -129,6 +130,7 @@ def test_bad_vocos_settings_are_one_clear_line(change: dict, message: str) -> No
 
 
 def test_subframes_must_divide_the_hop() -> None:
+    """Also the decoder built without a CodecConfig (the config checks it at load)."""
     with pytest.raises(ValueError, match=r"vocos.subframes' \(3\) must divide the hop \(8\)"):
         make_decoder(dataclasses.replace(SMALL, subframes=3))
 
