@@ -80,8 +80,8 @@ def train_command(overrides: list[str], run_dir: Path, every: int, threads: int)
 
 
 def train(name: str, overrides: list[str], out: Path, every: int, threads: int) -> Path:
-    """Run one variant to completion (``resume=auto``: a rerun continues it); its log goes
-    to ``OUT/NAME/train.log``."""
+    """Run one variant to completion (``resume=auto``: a rerun continues it); its console
+    output goes to ``OUT/NAME/console.log`` (``train.log`` there is the run's own log)."""
     run_dir = out / name
     run_dir.mkdir(parents=True, exist_ok=True)
     command = train_command(overrides, run_dir, every, threads)
@@ -90,10 +90,10 @@ def train(name: str, overrides: list[str], out: Path, every: int, threads: int) 
     (run_dir / "command.txt").write_text(shlex.join(command) + "\n")
     print(f"[{name}] training: {shlex.join(command[1:])}", flush=True)
     start = time.perf_counter()
-    with open(run_dir / "train.log", "a") as log:
+    with open(run_dir / "console.log", "a") as log:
         proc = subprocess.run(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        tail = (run_dir / "train.log").read_text()[-3000:]
+        tail = (run_dir / "console.log").read_text()[-3000:]
         raise SystemExit(f"[{name}] train.py failed ({proc.returncode}):\n{tail}")
     print(f"[{name}] trained in {(time.perf_counter() - start) / 60:.1f} wall minutes", flush=True)
     return run_dir

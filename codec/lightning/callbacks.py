@@ -85,7 +85,8 @@ class ExportCallback(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # A final last.ckpt, so a run stopped by max_steps/max_minutes resumes exactly here.
-        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt")
+        # weights_only=False said out loud: resuming needs the optimiser and loop states too
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
         self._export(pl_module, "export")
 
     @rank_zero_only

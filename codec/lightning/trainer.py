@@ -36,6 +36,7 @@ from codec.lightning.config import (
 )
 from codec.lightning.data import CodecDataModule, load_records
 from codec.lightning.module import CodecModule
+from codec.lightning.quiet import quiet_lightning
 from codec.model import Codec
 from codec.pretrained import CONFIG_NAME, check_state_dict, write_config
 
@@ -56,6 +57,7 @@ def fit(
     cfg: TrainConfig, resolved_yaml: str, hparams: dict[str, Any], callbacks: list[L.Callback]
 ) -> CodecModule:
     """Train ``cfg`` in ``cfg.run_dir``; ``hparams`` (the flattened config) go to every logger."""
+    quiet_lightning()
     run_dir = Path(cfg.run_dir)
     model = codec_config(cfg)
     if str(cfg.trainer.precision).startswith("16"):

@@ -29,6 +29,11 @@ def test_debug_experiment_end_to_end(tmp_path: Path) -> None:
     hparams = yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text())
     assert hparams["optim.lr_g"] == 0.00123 and hparams["experiment"] == "debug"
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    # Lightning's adverts and warnings that ask the user nothing are gone (codec/lightning/quiet.py)
+    output = proc.stdout + proc.stderr
+    for noise in ("litlogger", "LeafSpec", "manual optimization", "`weights_only` was not set"):
+        assert noise not in output, noise
+    assert output.count("GPU available") == 1  # Lightning's lines once, not once per handler
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     codec = Codec.from_pretrained(run_dir / "export")
     assert (run_dir / "export_best" / "model.safetensors").exists()
