@@ -176,11 +176,7 @@ class CodecConfig:
                 f"config key 'vocos.n_fft' must be at least twice the hop length "
                 f"{self.hop_length}, got {self.vocos.n_fft}"
             )
-        if self.hop_length % self.vocos.subframes:
-            raise ValueError(
-                f"config key 'vocos.subframes' ({self.vocos.subframes}) must divide the hop "
-                f"({self.hop_length})"
-            )
+        self.vocos.synthesis_hop(self.hop_length)
 
     @property
     def hop_length(self) -> int:

@@ -156,6 +156,16 @@ class VocosConfig:
         if self.harmonic and self.phase != "learned":
             raise ValueError("config key 'vocos.harmonic' needs vocos.phase=learned")
 
+    def synthesis_hop(self, hop_length: int) -> int:
+        """The iSTFT hop for an encoder hop ``hop_length``: ``hop_length / subframes``, which
+        must be whole (checked by CodecConfig at load and by a decoder built without one)."""
+        if hop_length % self.subframes:
+            raise ValueError(
+                f"config key 'vocos.subframes' ({self.subframes}) must divide the hop "
+                f"({hop_length})"
+            )
+        return hop_length // self.subframes
+
 
 @dataclass(frozen=True)
 class SpectralConfig:

@@ -92,14 +92,10 @@ class VocosDecoder(StreamingContainer):
         self.blocks = nn.ModuleList(ConvNeXtBlock(cfg) for _ in range(cfg.num_blocks))
         self.norm_out = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.bins = cfg.n_fft // 2 + 1
-        if hop_length % cfg.subframes:
-            raise ValueError(
-                f"config key 'vocos.subframes' ({cfg.subframes}) must divide the hop ({hop_length})"
-            )
         # harmonic: + a harmonic/noise mix per bin and the f0
         outputs = 3 * self.bins + 1 if cfg.harmonic else 2 * self.bins * cfg.subframes
         self.head = nn.Linear(cfg.dim, outputs)
-        self.istft = CausalISTFT(cfg.n_fft, hop_length // cfg.subframes)
+        self.istft = CausalISTFT(cfg.n_fft, cfg.synthesis_hop(hop_length))
         self.fundamental: FundamentalPhase | None = None
         self.sample_rate = sample_rate
         # the encoder's pitch channel (latent channel 0 = pitch_scale * log(f0 / 150 Hz)),
